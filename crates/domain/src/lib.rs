@@ -1,0 +1,7 @@
+//! The pure model and rules of patchwarden.
+//!
+//! Versions, inventories, advisories and the matching engine that turns them into findings.
+//! Architecture invariant: nothing here does I/O, reads a clock or spawns a process; callers hand
+//! in text and time.
+
+pub mod version;
