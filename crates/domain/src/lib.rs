@@ -5,3 +5,8 @@
 //! in text and time.
 
 pub mod version;
+pub mod ecosystem;
+pub mod inventory;
+pub mod text;
+pub mod advisory;
+pub mod matching;
