@@ -97,18 +97,27 @@ impl Range {
                 }
                 Event::Fixed(v) => {
                     if let Some(introduced) = open.take() {
-                        ranges.push(Range { introduced, end: RangeEnd::Fixed(v) });
+                        ranges.push(Range {
+                            introduced,
+                            end: RangeEnd::Fixed(v),
+                        });
                     }
                 }
                 Event::LastAffected(v) => {
                     if let Some(introduced) = open.take() {
-                        ranges.push(Range { introduced, end: RangeEnd::LastAffected(v) });
+                        ranges.push(Range {
+                            introduced,
+                            end: RangeEnd::LastAffected(v),
+                        });
                     }
                 }
             }
         }
         if let Some(introduced) = open {
-            ranges.push(Range { introduced, end: RangeEnd::Open });
+            ranges.push(Range {
+                introduced,
+                end: RangeEnd::Open,
+            });
         }
         ranges
     }

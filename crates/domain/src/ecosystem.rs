@@ -41,13 +41,17 @@ pub struct Ecosystem {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EcosystemError {
-    #[error("unknown ecosystem {0:?} (known: Debian:N, Ubuntu:N.N[:LTS], Ubuntu:Pro:…, AlmaLinux:N, Rocky Linux:N, Red Hat:…, Alpine:vN.N)")]
+    #[error(
+        "unknown ecosystem {0:?} (known: Debian:N, Ubuntu:N.N[:LTS], Ubuntu:Pro:…, AlmaLinux:N, Rocky Linux:N, Red Hat:…, Alpine:vN.N)"
+    )]
     Unknown(String),
     #[error("ecosystem {0:?} names no release (write it as {1})")]
     NoRelease(String, &'static str),
     #[error("/etc/os-release has no {0}")]
     MissingField(&'static str),
-    #[error("/etc/os-release names ID={0:?}, which has no advisory feed; pass the ecosystem to assess it against (for example AlmaLinux:8 for CentOS 8)")]
+    #[error(
+        "/etc/os-release names ID={0:?}, which has no advisory feed; pass the ecosystem to assess it against (for example AlmaLinux:8 for CentOS 8)"
+    )]
     UnsupportedOs(String),
 }
 
@@ -68,7 +72,10 @@ impl Ecosystem {
         if release.is_empty() {
             return Err(EcosystemError::NoRelease(name.to_owned(), example));
         }
-        Ok(Ecosystem { family, name: name.into() })
+        Ok(Ecosystem {
+            family,
+            name: name.into(),
+        })
     }
 
     /// The ecosystem of a host from the text of its `/etc/os-release`.
@@ -76,7 +83,12 @@ impl Ecosystem {
         let field = |key: &str| {
             text.lines().find_map(|line| {
                 let value = line.strip_prefix(key)?.strip_prefix('=')?;
-                Some(value.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
+                Some(
+                    value
+                        .trim()
+                        .trim_matches(|c| c == '"' || c == '\'')
+                        .to_owned(),
+                )
             })
         };
         let id = field("ID").ok_or(EcosystemError::MissingField("ID"))?;
@@ -87,7 +99,11 @@ impl Ecosystem {
             "ubuntu" => {
                 let version = version_id()?;
                 let lts = field("VERSION").is_some_and(|v| v.contains("LTS"));
-                if lts { format!("Ubuntu:{version}:LTS") } else { format!("Ubuntu:{version}") }
+                if lts {
+                    format!("Ubuntu:{version}:LTS")
+                } else {
+                    format!("Ubuntu:{version}")
+                }
             }
             "almalinux" => format!("AlmaLinux:{}", major(version_id()?)),
             "rocky" => format!("Rocky Linux:{}", major(version_id()?)),
@@ -133,13 +149,26 @@ mod tests {
     #[test]
     fn os_release_names_the_osv_ecosystem() {
         let ubuntu = "NAME=\"Ubuntu\"\nVERSION=\"20.04 LTS (Focal Fossa)\"\nID=ubuntu\nVERSION_ID=\"20.04\"\n";
-        assert_eq!(Ecosystem::from_os_release(ubuntu).unwrap().name(), "Ubuntu:20.04:LTS");
+        assert_eq!(
+            Ecosystem::from_os_release(ubuntu).unwrap().name(),
+            "Ubuntu:20.04:LTS"
+        );
         let alma = "ID=\"almalinux\"\nVERSION_ID=\"8.10\"\n";
-        assert_eq!(Ecosystem::from_os_release(alma).unwrap().name(), "AlmaLinux:8");
+        assert_eq!(
+            Ecosystem::from_os_release(alma).unwrap().name(),
+            "AlmaLinux:8"
+        );
         let alpine = "ID=alpine\nVERSION_ID=3.18.4\n";
-        assert_eq!(Ecosystem::from_os_release(alpine).unwrap().name(), "Alpine:v3.18");
-        let debian = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";
-        assert_eq!(Ecosystem::from_os_release(debian).unwrap().name(), "Debian:12");
+        assert_eq!(
+            Ecosystem::from_os_release(alpine).unwrap().name(),
+            "Alpine:v3.18"
+        );
+        let debian =
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";
+        assert_eq!(
+            Ecosystem::from_os_release(debian).unwrap().name(),
+            "Debian:12"
+        );
         assert!(matches!(
             Ecosystem::from_os_release("ID=centos\nVERSION_ID=8\n"),
             Err(EcosystemError::UnsupportedOs(_))
@@ -148,8 +177,17 @@ mod tests {
 
     #[test]
     fn language_ecosystems_are_unknown() {
-        assert!(matches!(Ecosystem::parse("npm"), Err(EcosystemError::Unknown(_))));
-        assert!(matches!(Ecosystem::parse("Debian"), Err(EcosystemError::NoRelease(..))));
-        assert_eq!(Ecosystem::parse("Ubuntu:Pro:16.04:LTS").unwrap().family(), Family::Ubuntu);
+        assert!(matches!(
+            Ecosystem::parse("npm"),
+            Err(EcosystemError::Unknown(_))
+        ));
+        assert!(matches!(
+            Ecosystem::parse("Debian"),
+            Err(EcosystemError::NoRelease(..))
+        ));
+        assert_eq!(
+            Ecosystem::parse("Ubuntu:Pro:16.04:LTS").unwrap().family(),
+            Family::Ubuntu
+        );
     }
 }

@@ -54,9 +54,13 @@ impl InventoryFormat {
     }
 
     pub fn from_name(name: &str) -> Option<InventoryFormat> {
-        [InventoryFormat::DpkgStatus, InventoryFormat::RpmQa, InventoryFormat::Apk]
-            .into_iter()
-            .find(|f| f.name() == name)
+        [
+            InventoryFormat::DpkgStatus,
+            InventoryFormat::RpmQa,
+            InventoryFormat::Apk,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
     }
 
     pub fn scheme(self) -> VersionScheme {
@@ -86,8 +90,14 @@ pub enum Problem {
     #[error("package record has no {0} field")]
     MissingField(&'static str),
     #[error("package {package}: version {version:?}: {error}")]
-    BadVersion { package: String, version: String, error: VersionError },
-    #[error("expected 5 tab-separated columns (name, epoch:version-release, arch, source rpm, module label), found {0}")]
+    BadVersion {
+        package: String,
+        version: String,
+        error: VersionError,
+    },
+    #[error(
+        "expected 5 tab-separated columns (name, epoch:version-release, arch, source rpm, module label), found {0}"
+    )]
     Columns(usize),
 }
 
@@ -109,13 +119,25 @@ pub fn parse(format: InventoryFormat, text: &str) -> Result<Vec<InstalledPackage
 }
 
 fn stanzas(text: &str) -> Result<Vec<Stanza<'_>>, InventoryError> {
-    text::stanzas(text).map_err(|e| InventoryError { line: e.line, problem: Problem::Syntax(e.to_string()) })
+    text::stanzas(text).map_err(|e| InventoryError {
+        line: e.line,
+        problem: Problem::Syntax(e.to_string()),
+    })
 }
 
-fn version(scheme: VersionScheme, line: usize, package: &str, text: &str) -> Result<Version, InventoryError> {
+fn version(
+    scheme: VersionScheme,
+    line: usize,
+    package: &str,
+    text: &str,
+) -> Result<Version, InventoryError> {
     Version::parse(scheme, text).map_err(|error| InventoryError {
         line,
-        problem: Problem::BadVersion { package: package.to_owned(), version: text.to_owned(), error },
+        problem: Problem::BadVersion {
+            package: package.to_owned(),
+            version: text.to_owned(),
+            error,
+        },
     })
 }
 
@@ -123,7 +145,10 @@ fn required<'a>(stanza: &Stanza<'a>, key: &'static str) -> Result<&'a str, Inven
     stanza
         .get(key)
         .filter(|v| !v.is_empty())
-        .ok_or(InventoryError { line: stanza.line, problem: Problem::MissingField(key) })
+        .ok_or(InventoryError {
+            line: stanza.line,
+            problem: Problem::MissingField(key),
+        })
 }
 
 fn parse_dpkg_status(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
@@ -134,8 +159,10 @@ fn parse_dpkg_status(text: &str) -> Result<Vec<InstalledPackage>, InventoryError
         // The third word is the package's state; only these leave its files on disk. A package
         // removed but with its configuration kept ("config-files") runs no code.
         let state = status.split_whitespace().nth(2).unwrap_or_default();
-        if !matches!(state, "installed" | "half-configured" | "unpacked" | "triggers-awaited" | "triggers-pending")
-        {
+        if !matches!(
+            state,
+            "installed" | "half-configured" | "unpacked" | "triggers-awaited" | "triggers-pending"
+        ) {
             continue;
         }
         let scheme = VersionScheme::Deb;
@@ -168,7 +195,12 @@ fn parse_apk(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
     let mut packages = Vec::new();
     for stanza in stanzas(text)? {
         let name = required(&stanza, "P")?;
-        let installed = version(VersionScheme::Apk, stanza.line, name, required(&stanza, "V")?)?;
+        let installed = version(
+            VersionScheme::Apk,
+            stanza.line,
+            name,
+            required(&stanza, "V")?,
+        )?;
         packages.push(InstalledPackage {
             name: name.to_owned(),
             version: installed,
@@ -190,13 +222,21 @@ fn parse_rpm_qa(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
         }
         let columns: Vec<&str> = row.split('\t').collect();
         let [name, evr, arch, source_rpm, module] = columns[..] else {
-            return Err(InventoryError { line, problem: Problem::Columns(columns.len()) });
+            return Err(InventoryError {
+                line,
+                problem: Problem::Columns(columns.len()),
+            });
         };
         if name.is_empty() {
-            return Err(InventoryError { line, problem: Problem::MissingField("NAME") });
+            return Err(InventoryError {
+                line,
+                problem: Problem::MissingField("NAME"),
+            });
         }
         let installed = version(VersionScheme::Rpm, line, name, evr)?;
-        let source = source_rpm_name(source_rpm).filter(|s| *s != name).map(str::to_owned);
+        let source = source_rpm_name(source_rpm)
+            .filter(|s| *s != name)
+            .map(str::to_owned);
         packages.push(InstalledPackage {
             name: name.to_owned(),
             version: installed,
@@ -216,7 +256,9 @@ fn none_to_option(value: &str) -> Option<&str> {
 
 /// `bash-4.4.19-10.el8.src.rpm` → `bash`: the name is all before the last two hyphens.
 fn source_rpm_name(source_rpm: &str) -> Option<&str> {
-    let stem = none_to_option(source_rpm)?.strip_suffix(".src.rpm").or_else(|| source_rpm.strip_suffix(".nosrc.rpm"))?;
+    let stem = none_to_option(source_rpm)?
+        .strip_suffix(".src.rpm")
+        .or_else(|| source_rpm.strip_suffix(".nosrc.rpm"))?;
     let (rest, _release) = stem.rsplit_once('-')?;
     let (name, _version) = rest.rsplit_once('-')?;
     Some(name)

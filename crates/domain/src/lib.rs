@@ -4,9 +4,9 @@
 //! Architecture invariant: nothing here does I/O, reads a clock or spawns a process; callers hand
 //! in text and time.
 
-pub mod version;
+pub mod advisory;
 pub mod ecosystem;
 pub mod inventory;
-pub mod text;
-pub mod advisory;
 pub mod matching;
+pub mod text;
+pub mod version;

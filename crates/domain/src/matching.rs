@@ -60,10 +60,15 @@ impl AdvisoryIndex {
                     NameKind::Source => &mut packages.by_source,
                     NameKind::Binary => &mut packages.by_binary,
                 };
-                map.entry(entry.package.clone()).or_default().push(EntryRef { advisory, affected });
+                map.entry(entry.package.clone())
+                    .or_default()
+                    .push(EntryRef { advisory, affected });
             }
         }
-        AdvisoryIndex { advisories, ecosystems }
+        AdvisoryIndex {
+            advisories,
+            ecosystems,
+        }
     }
 
     pub fn advisories(&self) -> &[Advisory] {
@@ -75,9 +80,14 @@ impl AdvisoryIndex {
         let Some(entries) = self.ecosystems.get(ecosystem) else {
             return Vec::new();
         };
-        let binary = entries.by_binary.get(&package.name).map(|refs| (refs, &package.version));
-        let source =
-            entries.by_source.get(package.source_name()).map(|refs| (refs, package.source_version()));
+        let binary = entries
+            .by_binary
+            .get(&package.name)
+            .map(|refs| (refs, &package.version));
+        let source = entries
+            .by_source
+            .get(package.source_name())
+            .map(|refs| (refs, package.source_version()));
         let mut hits = Vec::new();
         for (refs, version) in binary.into_iter().chain(source) {
             // Entries of one advisory are contiguous: they were pushed in advisory order.
@@ -145,7 +155,10 @@ impl AdvisoryIndex {
                 })
                 .min();
         }
-        Some(Hit { advisory: advisory_index, fixed: fixed.cloned() })
+        Some(Hit {
+            advisory: advisory_index,
+            fixed: fixed.cloned(),
+        })
     }
 }
 
@@ -153,12 +166,29 @@ impl AdvisoryIndex {
 fn lower_end<'a>(a: &'a RangeEnd, b: &'a RangeEnd) -> &'a RangeEnd {
     match (a, b) {
         (RangeEnd::Open, other) | (other, RangeEnd::Open) => other,
-        (RangeEnd::Fixed(x), RangeEnd::Fixed(y)) => if y < x { b } else { a },
-        (RangeEnd::LastAffected(x), RangeEnd::LastAffected(y)) => if y < x { b } else { a },
-        (RangeEnd::Fixed(f), RangeEnd::LastAffected(l)) | (RangeEnd::LastAffected(l), RangeEnd::Fixed(f)) => {
+        (RangeEnd::Fixed(x), RangeEnd::Fixed(y)) => {
+            if y < x {
+                b
+            } else {
+                a
+            }
+        }
+        (RangeEnd::LastAffected(x), RangeEnd::LastAffected(y)) => {
+            if y < x {
+                b
+            } else {
+                a
+            }
+        }
+        (RangeEnd::Fixed(f), RangeEnd::LastAffected(l))
+        | (RangeEnd::LastAffected(l), RangeEnd::Fixed(f)) => {
             // `v <= l` admits fewer than `v < f` exactly when l < f.
             if l < f {
-                if matches!(a, RangeEnd::LastAffected(_)) { a } else { b }
+                if matches!(a, RangeEnd::LastAffected(_)) {
+                    a
+                } else {
+                    b
+                }
             } else if matches!(a, RangeEnd::Fixed(_)) {
                 a
             } else {
@@ -243,7 +273,11 @@ pub fn findings<'a>(
         for hit in package_hits {
             let advisory = &index.advisories[hit.advisory];
             let kev = advisory.cves.iter().any(|c| intel.kev.contains(c));
-            let epss = advisory.cves.iter().filter_map(|c| intel.epss.get(c).copied()).reduce(f64::max);
+            let epss = advisory
+                .cves
+                .iter()
+                .filter_map(|c| intel.epss.get(c).copied())
+                .reduce(f64::max);
             out.push(Finding {
                 package: package.name.clone(),
                 source: package.source_name().to_owned(),
@@ -276,7 +310,11 @@ pub fn assess_host(
     packages: &[InstalledPackage],
 ) -> Vec<Finding> {
     let hits = assess_packages(index, packages.iter().map(|p| (ecosystem, p)));
-    findings(index, intel, packages.iter().zip(hits.iter().map(|h| &h[..])))
+    findings(
+        index,
+        intel,
+        packages.iter().zip(hits.iter().map(|h| &h[..])),
+    )
 }
 
 #[cfg(test)]

@@ -18,7 +18,12 @@ impl std::fmt::Display for Position {
 pub fn position(bytes: &[u8], offset: usize) -> Position {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+    let column = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     Position { line, column }
 }
 
@@ -30,7 +35,9 @@ pub struct NotUtf8 {
 
 /// Checks that outside bytes are UTF-8, naming where they are not.
 pub fn decode(bytes: &[u8]) -> Result<&str, NotUtf8> {
-    std::str::from_utf8(bytes).map_err(|e| NotUtf8 { at: position(bytes, e.valid_up_to()) })
+    std::str::from_utf8(bytes).map_err(|e| NotUtf8 {
+        at: position(bytes, e.valid_up_to()),
+    })
 }
 
 /// One paragraph of `Key: value` fields; `line` is where it starts.
@@ -44,12 +51,17 @@ impl<'a> Stanza<'a> {
     /// The first value of a field, compared case-insensitively as deb822 says; continuation lines of
     /// multi-line fields are not kept, nothing patchwarden reads needs them.
     pub fn get(&self, key: &str) -> Option<&'a str> {
-        self.fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| *v)
+        self.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| *v)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: expected `Field: value`, a continuation line or a blank line, found {found:?}")]
+#[error(
+    "line {line}: expected `Field: value`, a continuation line or a blank line, found {found:?}"
+)]
 pub struct StanzaError {
     pub line: usize,
     pub found: String,
@@ -70,13 +82,22 @@ pub fn stanzas(text: &str) -> Result<Vec<Stanza<'_>>, StanzaError> {
             if current.is_some() {
                 continue;
             }
-            return Err(StanzaError { line: number, found: truncate(line) });
+            return Err(StanzaError {
+                line: number,
+                found: truncate(line),
+            });
         }
         let Some((key, value)) = line.split_once(':').filter(|(k, _)| is_field_name(k)) else {
-            return Err(StanzaError { line: number, found: truncate(line) });
+            return Err(StanzaError {
+                line: number,
+                found: truncate(line),
+            });
         };
         current
-            .get_or_insert_with(|| Stanza { line: number, fields: Vec::new() })
+            .get_or_insert_with(|| Stanza {
+                line: number,
+                fields: Vec::new(),
+            })
             .fields
             .push((key, value.trim()));
     }
@@ -85,7 +106,9 @@ pub fn stanzas(text: &str) -> Result<Vec<Stanza<'_>>, StanzaError> {
 }
 
 fn is_field_name(key: &str) -> bool {
-    !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic() && b != b':') && !key.starts_with('#')
+    !key.is_empty()
+        && key.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+        && !key.starts_with('#')
 }
 
 fn truncate(line: &str) -> String {
@@ -99,7 +122,13 @@ mod tests {
     #[test]
     fn bad_utf8_is_located() {
         let err = decode(b"Package: a\nVersion: 1\xff\n").unwrap_err();
-        assert_eq!(err.at, Position { line: 2, column: 11 });
+        assert_eq!(
+            err.at,
+            Position {
+                line: 2,
+                column: 11
+            }
+        );
     }
 
     #[test]

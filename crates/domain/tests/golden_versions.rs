@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use patchwarden_domain::version::{VersionScheme, compare};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/versions").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/versions")
+        .join(name)
 }
 
 /// Checks every `A op B` line of a golden file; returns how many were checked.
@@ -21,7 +23,9 @@ fn check(scheme: VersionScheme, file: &str) -> usize {
             continue;
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let [a, op, b] = fields[..] else { panic!("{file}:{}: not `A op B`: {line}", number + 1) };
+        let [a, op, b] = fields[..] else {
+            panic!("{file}:{}: not `A op B`: {line}", number + 1)
+        };
         let expected = match op {
             "<" => Ordering::Less,
             "=" => Ordering::Equal,
@@ -34,7 +38,12 @@ fn check(scheme: VersionScheme, file: &str) -> usize {
             got => wrong.push(format!("{file}:{}: {line}: got {got:?}", number + 1)),
         }
     }
-    assert!(wrong.is_empty(), "{} of {checked} lines disagree:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} lines disagree:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     checked
 }
 

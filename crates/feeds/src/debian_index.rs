@@ -23,14 +23,21 @@ const CODENAMES: [(&str, u32); 8] = [
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("cannot tell the Debian release of index {0:?}: its name should start with the codename (bookworm-security_main_binary-amd64_Packages)")]
+    #[error(
+        "cannot tell the Debian release of index {0:?}: its name should start with the codename (bookworm-security_main_binary-amd64_Packages)"
+    )]
     UnknownRelease(String),
     #[error("{0}")]
     Stanza(#[from] text::StanzaError),
     #[error("line {line}: package record has no {field} field")]
     MissingField { line: usize, field: &'static str },
     #[error("line {line}: package {package}: version {version:?}: {error}")]
-    Version { line: usize, package: String, version: String, error: patchwarden_domain::version::VersionError },
+    Version {
+        line: usize,
+        package: String,
+        version: String,
+        error: patchwarden_domain::version::VersionError,
+    },
 }
 
 /// The Debian release an index file's name speaks of, e.g. `Debian:12` for `bookworm-security_…`.
@@ -46,15 +53,23 @@ pub fn parse(name: &str, text: &str) -> Result<Advisory, IndexError> {
     let mut newest: HashMap<&str, Version> = HashMap::new();
     for stanza in text::stanzas(text)? {
         let field = |field: &'static str| {
-            stanza.get(field).filter(|v| !v.is_empty()).ok_or(IndexError::MissingField { line: stanza.line, field })
+            stanza
+                .get(field)
+                .filter(|v| !v.is_empty())
+                .ok_or(IndexError::MissingField {
+                    line: stanza.line,
+                    field,
+                })
         };
         let package = field("Package")?;
         let version_text = field("Version")?;
-        let version = Version::parse(VersionScheme::Deb, version_text).map_err(|error| IndexError::Version {
-            line: stanza.line,
-            package: package.to_owned(),
-            version: version_text.to_owned(),
-            error,
+        let version = Version::parse(VersionScheme::Deb, version_text).map_err(|error| {
+            IndexError::Version {
+                line: stanza.line,
+                package: package.to_owned(),
+                version: version_text.to_owned(),
+                error,
+            }
         })?;
         match newest.get_mut(package) {
             Some(known) if *known >= version => {}
@@ -99,7 +114,9 @@ mod tests {
         let advisory = parse("bookworm-security_main_binary-amd64_Packages", text).unwrap();
         assert_eq!(advisory.affected.len(), 1);
         assert_eq!(advisory.affected[0].ecosystem.name(), "Debian:12");
-        let patchwarden_domain::advisory::RangeEnd::Fixed(fixed) = &advisory.affected[0].ranges[0].end else {
+        let patchwarden_domain::advisory::RangeEnd::Fixed(fixed) =
+            &advisory.affected[0].ranges[0].end
+        else {
             panic!("no fix");
         };
         assert_eq!(fixed.as_str(), "1.0-2");
@@ -107,9 +124,25 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let err = parse("bookworm_Packages", "Package: a\nVersion: 1\n\nPackage: b\n").unwrap_err();
-        assert!(matches!(err, IndexError::MissingField { line: 4, field: "Version" }), "{err}");
-        assert!(matches!(parse("Packages", ""), Err(IndexError::UnknownRelease(_))));
+        let err = parse(
+            "bookworm_Packages",
+            "Package: a\nVersion: 1\n\nPackage: b\n",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IndexError::MissingField {
+                    line: 4,
+                    field: "Version"
+                }
+            ),
+            "{err}"
+        );
+        assert!(matches!(
+            parse("Packages", ""),
+            Err(IndexError::UnknownRelease(_))
+        ));
     }
 
     proptest::proptest! {

@@ -67,8 +67,16 @@ impl fmt::Display for ImportReport {
             self.rejected.len()
         )?;
         if !self.unknown_ecosystems.is_empty() {
-            let unknown: Vec<String> = self.unknown_ecosystems.iter().map(|(e, n)| format!("{e} ({n})")).collect();
-            write!(f, "; skipped entries in unknown ecosystems: {}", unknown.join(", "))?;
+            let unknown: Vec<String> = self
+                .unknown_ecosystems
+                .iter()
+                .map(|(e, n)| format!("{e} ({n})"))
+                .collect();
+            write!(
+                f,
+                "; skipped entries in unknown ecosystems: {}",
+                unknown.join(", ")
+            )?;
         }
         Ok(())
     }
@@ -85,7 +93,12 @@ pub struct Importer {
 
 impl Importer {
     pub fn new(limits: Limits) -> Importer {
-        Importer { limits, advisories: Vec::new(), by_id: HashMap::new(), report: ImportReport::default() }
+        Importer {
+            limits,
+            advisories: Vec::new(),
+            by_id: HashMap::new(),
+            report: ImportReport::default(),
+        }
     }
 
     /// Imports a file or directory, telling its kind from what it is: a directory of OSV JSON, an
@@ -96,7 +109,10 @@ impl Importer {
             return self.import_directory(path);
         }
         let bytes = input::read_maybe_gzip(path, &self.limits)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if bytes.starts_with(b"PK\x03\x04") {
             return self.import_zip(path, bytes);
         }
@@ -107,9 +123,12 @@ impl Importer {
         }
         if bytes.starts_with(b"Package:") {
             let name = name.trim_end_matches(".gz");
-            let text = patchwarden_domain::text::decode(&bytes).map_err(|e| InputError::new(path, e))?;
-            let advisory = debian_index::parse(name, text)
-                .map_err(|error| FeedError::Index { path: path.to_owned(), error })?;
+            let text =
+                patchwarden_domain::text::decode(&bytes).map_err(|e| InputError::new(path, e))?;
+            let advisory = debian_index::parse(name, text).map_err(|error| FeedError::Index {
+                path: path.to_owned(),
+                error,
+            })?;
             self.report.records += 1;
             self.keep(advisory);
             return Ok(());
@@ -140,10 +159,17 @@ impl Importer {
     }
 
     fn import_zip(&mut self, path: &Path, bytes: Vec<u8>) -> Result<(), FeedError> {
-        let zip_error = |e: zip::result::ZipError| InputError::new(path, input::Problem::Zip(e.to_string()));
+        let zip_error =
+            |e: zip::result::ZipError| InputError::new(path, input::Problem::Zip(e.to_string()));
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_error)?;
         if archive.len() > self.limits.archive_entries {
-            return Err(InputError::new(path, input::Problem::TooManyMembers { limit: self.limits.archive_entries }).into());
+            return Err(InputError::new(
+                path,
+                input::Problem::TooManyMembers {
+                    limit: self.limits.archive_entries,
+                },
+            )
+            .into());
         }
         let mut total: u64 = 0;
         for index in 0..archive.len() {
@@ -152,14 +178,25 @@ impl Importer {
             if member.is_dir() || !name.ends_with(".json") {
                 continue;
             }
-            let in_member = |problem| InputError { path: path.to_owned(), member: Some(name.clone()), problem };
+            let in_member = |problem| InputError {
+                path: path.to_owned(),
+                member: Some(name.clone()),
+                problem,
+            };
             // The declared size can lie; the read is bounded whatever the header says.
             let limit = self.limits.entry_bytes;
-            let bytes = input::read_to_limit(member.take(limit + 1), limit, input::Problem::Expands { limit })
-                .map_err(in_member)?;
+            let bytes = input::read_to_limit(
+                member.take(limit + 1),
+                limit,
+                input::Problem::Expands { limit },
+            )
+            .map_err(in_member)?;
             total += bytes.len() as u64;
             if total > self.limits.archive_bytes {
-                return Err(in_member(input::Problem::Expands { limit: self.limits.archive_bytes }).into());
+                return Err(in_member(input::Problem::Expands {
+                    limit: self.limits.archive_bytes,
+                })
+                .into());
             }
             self.add_record(format!("{}!{name}", path.display()), &bytes);
         }
@@ -173,7 +210,10 @@ impl Importer {
             Ok(osv::Outcome::Advisory(advisory)) => self.keep(advisory),
             Ok(osv::Outcome::Withdrawn) => self.report.withdrawn += 1,
             Ok(osv::Outcome::OnlyUnknown(ecosystems)) => unknown.extend(ecosystems),
-            Err(error) => self.report.rejected.push(Rejected { source, reason: error.to_string() }),
+            Err(error) => self.report.rejected.push(Rejected {
+                source,
+                reason: error.to_string(),
+            }),
         }
         for ecosystem in unknown {
             *self.report.unknown_ecosystems.entry(ecosystem).or_default() += 1;
@@ -189,7 +229,8 @@ impl Importer {
                 }
             }
             None => {
-                self.by_id.insert(advisory.id.clone(), self.advisories.len());
+                self.by_id
+                    .insert(advisory.id.clone(), self.advisories.len());
                 self.advisories.push(advisory);
             }
         }
@@ -203,7 +244,11 @@ impl Importer {
 
 /// Whether `a` was modified after `b`; a record with an unreadable time never replaces one.
 fn newer(a: &Advisory, b: &Advisory) -> bool {
-    let time = |adv: &Advisory| adv.modified.as_deref().and_then(|m| m.parse::<jiff::Timestamp>().ok());
+    let time = |adv: &Advisory| {
+        adv.modified
+            .as_deref()
+            .and_then(|m| m.parse::<jiff::Timestamp>().ok())
+    };
     match (time(a), time(b)) {
         (Some(ta), Some(tb)) => ta > tb,
         (Some(_), None) => true,
@@ -212,15 +257,24 @@ fn newer(a: &Advisory, b: &Advisory) -> bool {
 }
 
 /// Reads a KEV catalog file.
-pub fn read_kev(path: &Path, limits: &Limits) -> Result<std::collections::HashSet<String>, FeedError> {
+pub fn read_kev(
+    path: &Path,
+    limits: &Limits,
+) -> Result<std::collections::HashSet<String>, FeedError> {
     let bytes = input::read_file(path, limits.file_bytes)?;
-    parse_kev(&bytes).map_err(|error| FeedError::Threat { path: path.to_owned(), error })
+    parse_kev(&bytes).map_err(|error| FeedError::Threat {
+        path: path.to_owned(),
+        error,
+    })
 }
 
 /// Reads an EPSS CSV file, gzip-compressed or not.
 pub fn read_epss(path: &Path, limits: &Limits) -> Result<HashMap<String, f64>, FeedError> {
     let bytes = input::read_maybe_gzip(path, limits)?;
-    parse_epss(&bytes).map_err(|error| FeedError::Threat { path: path.to_owned(), error })
+    parse_epss(&bytes).map_err(|error| FeedError::Threat {
+        path: path.to_owned(),
+        error,
+    })
 }
 
 #[cfg(test)]

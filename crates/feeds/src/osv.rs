@@ -65,10 +65,21 @@ pub(crate) enum Outcome {
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("invalid OSV JSON at line {line}, column {column}: {message}")]
-    Json { line: usize, column: usize, message: String },
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("advisory {id}: package {package}: version {version:?}: {error}")]
-    Version { id: String, package: String, version: String, error: VersionError },
-    #[error("advisory {id}: range event {event} is not one of introduced, fixed, last_affected, limit")]
+    Version {
+        id: String,
+        package: String,
+        version: String,
+        error: VersionError,
+    },
+    #[error(
+        "advisory {id}: range event {event} is not one of introduced, fixed, last_affected, limit"
+    )]
     Event { id: String, event: String },
     #[error("advisory {id}: affected entry without a package")]
     NoPackage { id: String },
@@ -90,7 +101,9 @@ pub(crate) fn parse(bytes: &[u8], unknown: &mut Vec<String>) -> Result<Outcome, 
     let mut skipped = Vec::new();
     for entry in &record.affected {
         let Some(package) = &entry.package else {
-            return Err(RecordError::NoPackage { id: record.id.clone() });
+            return Err(RecordError::NoPackage {
+                id: record.id.clone(),
+            });
         };
         let ecosystem = match Ecosystem::parse(&package.ecosystem) {
             Ok(e) => e,
@@ -128,19 +141,37 @@ pub(crate) fn parse(bytes: &[u8], unknown: &mut Vec<String>) -> Result<Outcome, 
                         // A limit only bounds commit ranges; it affects nothing in ECOSYSTEM ranges.
                         "limit" => continue,
                         other => {
-                            return Err(RecordError::Event { id: record.id.clone(), event: other.to_owned() });
+                            return Err(RecordError::Event {
+                                id: record.id.clone(),
+                                event: other.to_owned(),
+                            });
                         }
                     });
                 }
             }
             ranges.extend(Range::from_events(events));
         }
-        let versions = entry.versions.iter().map(|v| version(v)).collect::<Result<Vec<_>, _>>()?;
+        let versions = entry
+            .versions
+            .iter()
+            .map(|v| version(v))
+            .collect::<Result<Vec<_>, _>>()?;
         if ecosystem.family() == Family::Ubuntu {
             severity = severity.max(ubuntu_priority(entry.database_specific.as_ref()));
         }
-        let names = if ecosystem.family().advisories_name_sources() { NameKind::Source } else { NameKind::Binary };
-        affected.push(Affected { ecosystem, package: package.name.clone(), names, ranges, versions, module_build });
+        let names = if ecosystem.family().advisories_name_sources() {
+            NameKind::Source
+        } else {
+            NameKind::Binary
+        };
+        affected.push(Affected {
+            ecosystem,
+            package: package.name.clone(),
+            names,
+            ranges,
+            versions,
+            module_build,
+        });
     }
     if affected.is_empty() && !skipped.is_empty() {
         return Ok(Outcome::OnlyUnknown(skipped));
@@ -179,12 +210,17 @@ fn cves(record: &Record) -> Vec<String> {
 
 /// Red Hat-style summaries start with the severity: `Important: kernel security update`.
 fn severity_from_summary(summary: &str) -> Option<Severity> {
-    summary.split_once(':').and_then(|(word, _)| Severity::from_vendor(word))
+    summary
+        .split_once(':')
+        .and_then(|(word, _)| Severity::from_vendor(word))
 }
 
 /// `database_specific.severity` as several feeds write it.
 fn database_severity(value: Option<&serde_json::Value>) -> Option<Severity> {
-    value?.get("severity")?.as_str().and_then(Severity::from_vendor)
+    value?
+        .get("severity")?
+        .as_str()
+        .and_then(Severity::from_vendor)
 }
 
 /// The highest Ubuntu priority among the CVEs of one affected entry
@@ -192,7 +228,12 @@ fn database_severity(value: Option<&serde_json::Value>) -> Option<Severity> {
 fn ubuntu_priority(value: Option<&serde_json::Value>) -> Option<Severity> {
     let cves = value?.get("cves_map")?.get("cves")?.as_array()?;
     cves.iter()
-        .flat_map(|cve| cve.get("severity").and_then(|s| s.as_array()).into_iter().flatten())
+        .flat_map(|cve| {
+            cve.get("severity")
+                .and_then(|s| s.as_array())
+                .into_iter()
+                .flatten()
+        })
         .filter(|s| s.get("type").and_then(|t| t.as_str()) == Some("Ubuntu"))
         .filter_map(|s| s.get("score")?.as_str().and_then(Severity::from_vendor))
         .max()
@@ -202,11 +243,16 @@ fn ubuntu_priority(value: Option<&serde_json::Value>) -> Option<Severity> {
 /// `container-tools:rhel8`.
 fn module_streams(summary: &str) -> Vec<String> {
     let is_name = |s: &str| {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+'))
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+'))
     };
     let mut streams: Vec<String> = summary
         .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
-        .filter(|word| word.split_once(':').is_some_and(|(name, stream)| is_name(name) && is_name(stream)))
+        .filter(|word| {
+            word.split_once(':')
+                .is_some_and(|(name, stream)| is_name(name) && is_name(stream))
+        })
         .map(str::to_owned)
         .collect();
     streams.dedup();
@@ -219,8 +265,14 @@ mod tests {
 
     #[test]
     fn module_streams_come_from_the_summary() {
-        assert_eq!(module_streams("Moderate: container-tools:rhel8 security update"), ["container-tools:rhel8"]);
-        assert_eq!(module_streams("Important: nodejs:12 and nodejs:14 update"), ["nodejs:12", "nodejs:14"]);
+        assert_eq!(
+            module_streams("Moderate: container-tools:rhel8 security update"),
+            ["container-tools:rhel8"]
+        );
+        assert_eq!(
+            module_streams("Important: nodejs:12 and nodejs:14 update"),
+            ["nodejs:12", "nodejs:14"]
+        );
         assert!(module_streams("Important: kernel security update").is_empty());
     }
 
@@ -232,7 +284,8 @@ mod tests {
 
     #[test]
     fn unknown_ecosystems_are_counted_not_fatal() {
-        let record = br#"{"id":"X","affected":[{"package":{"ecosystem":"npm","name":"left-pad"}}]}"#;
+        let record =
+            br#"{"id":"X","affected":[{"package":{"ecosystem":"npm","name":"left-pad"}}]}"#;
         let outcome = parse(record, &mut Vec::new()).unwrap();
         assert!(matches!(outcome, Outcome::OnlyUnknown(ref e) if e == &["npm".to_string()]));
     }

@@ -8,12 +8,18 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ThreatError {
     #[error("not a KEV catalog at line {line}, column {column}: {message}")]
-    KevJson { line: usize, column: usize, message: String },
+    KevJson {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("KEV entry {index}: {id:?} is not a CVE id")]
     KevId { index: usize, id: String },
     #[error("{0}")]
     Text(#[from] patchwarden_domain::text::NotUtf8),
-    #[error("line {line}: expected `cve,epss,percentile` with a CVE id and a probability from 0 to 1, found {found:?}")]
+    #[error(
+        "line {line}: expected `cve,epss,percentile` with a CVE id and a probability from 0 to 1, found {found:?}"
+    )]
     EpssRow { line: usize, found: String },
     #[error("no `cve,epss,percentile` header line: not an EPSS file")]
     EpssHeader,
@@ -34,7 +40,9 @@ fn is_cve(id: &str) -> bool {
     id.strip_prefix("CVE-")
         .and_then(|rest| rest.split_once('-'))
         .is_some_and(|(year, number)| {
-            year.len() == 4 && number.len() >= 4 && (year.bytes().chain(number.bytes())).all(|b| b.is_ascii_digit())
+            year.len() == 4
+                && number.len() >= 4
+                && (year.bytes().chain(number.bytes())).all(|b| b.is_ascii_digit())
         })
 }
 
@@ -50,7 +58,14 @@ pub fn parse_kev(bytes: &[u8]) -> Result<HashSet<String>, ThreatError> {
         .into_iter()
         .enumerate()
         .map(|(index, entry)| {
-            if is_cve(&entry.cve_id) { Ok(entry.cve_id) } else { Err(ThreatError::KevId { index, id: entry.cve_id }) }
+            if is_cve(&entry.cve_id) {
+                Ok(entry.cve_id)
+            } else {
+                Err(ThreatError::KevId {
+                    index,
+                    id: entry.cve_id,
+                })
+            }
         })
         .collect()
 }
@@ -72,13 +87,22 @@ pub fn parse_epss(bytes: &[u8]) -> Result<HashMap<String, f64>, ThreatError> {
             header = true;
             continue;
         }
-        let bad = || ThreatError::EpssRow { line: line_number, found: line.chars().take(80).collect() };
+        let bad = || ThreatError::EpssRow {
+            line: line_number,
+            found: line.chars().take(80).collect(),
+        };
         let mut fields = line.split(',');
-        let (Some(cve), Some(epss), Some(percentile), None) = (fields.next(), fields.next(), fields.next(), fields.next())
+        let (Some(cve), Some(epss), Some(percentile), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             return Err(bad());
         };
-        let probability = |s: &str| s.trim().parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p));
+        let probability = |s: &str| {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|p| (0.0..=1.0).contains(p))
+        };
         match (is_cve(cve), probability(epss), probability(percentile)) {
             (true, Some(epss), Some(_)) => {
                 scores.insert(cve.to_owned(), epss);
@@ -98,7 +122,8 @@ mod tests {
 
     #[test]
     fn epss_rows_are_checked() {
-        let ok = parse_epss(b"#model_version:x\ncve,epss,percentile\nCVE-2020-0001,0.5,0.9\n").unwrap();
+        let ok =
+            parse_epss(b"#model_version:x\ncve,epss,percentile\nCVE-2020-0001,0.5,0.9\n").unwrap();
         assert_eq!(ok["CVE-2020-0001"], 0.5);
         let err = parse_epss(b"cve,epss,percentile\nCVE-2020-0001,1.5,0.9\n").unwrap_err();
         assert!(matches!(err, ThreatError::EpssRow { line: 2, .. }));
@@ -107,9 +132,19 @@ mod tests {
 
     #[test]
     fn kev_ids_are_checked() {
-        assert!(parse_kev(br#"{"vulnerabilities":[{"cveID":"CVE-2021-44228"}]}"#).unwrap().contains("CVE-2021-44228"));
-        assert!(matches!(parse_kev(br#"{"vulnerabilities":[{"cveID":"x"}]}"#), Err(ThreatError::KevId { index: 0, .. })));
-        assert!(matches!(parse_kev(b"{"), Err(ThreatError::KevJson { line: 1, .. })));
+        assert!(
+            parse_kev(br#"{"vulnerabilities":[{"cveID":"CVE-2021-44228"}]}"#)
+                .unwrap()
+                .contains("CVE-2021-44228")
+        );
+        assert!(matches!(
+            parse_kev(br#"{"vulnerabilities":[{"cveID":"x"}]}"#),
+            Err(ThreatError::KevId { index: 0, .. })
+        ));
+        assert!(matches!(
+            parse_kev(b"{"),
+            Err(ThreatError::KevJson { line: 1, .. })
+        ));
     }
 
     proptest::proptest! {

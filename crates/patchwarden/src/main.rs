@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "patchwarden", version, about = "Patch management: scan, classify, approve, deploy, verify, report")]
+#[command(
+    name = "patchwarden",
+    version,
+    about = "Patch management: scan, classify, approve, deploy, verify, report"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -60,7 +60,11 @@ pub(crate) fn parse(text: &str) -> Result<Parts<'_>, VersionError> {
     if upstream.is_empty() {
         return Err(VersionError::EmptyUpstream);
     }
-    Ok(Parts { epoch, upstream, revision })
+    Ok(Parts {
+        epoch,
+        upstream,
+        revision,
+    })
 }
 
 pub(crate) fn compare(a: &Parts<'_>, b: &Parts<'_>) -> Ordering {

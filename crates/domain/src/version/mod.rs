@@ -72,7 +72,10 @@ impl Version {
     /// Checks `text` against the scheme's syntax and keeps it.
     pub fn parse(scheme: VersionScheme, text: &str) -> Result<Version, VersionError> {
         check(scheme, text)?;
-        Ok(Version { scheme, text: text.into() })
+        Ok(Version {
+            scheme,
+            text: text.into(),
+        })
     }
 
     pub fn scheme(&self) -> VersionScheme {

@@ -31,7 +31,10 @@ pub(crate) fn parse(text: &str) -> Result<Parts<'_>, VersionError> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     let (epoch, rest) = if bytes.get(digits) == Some(&b':') {
         let epoch = &bytes[..digits];
-        (if epoch.is_empty() { &b"0"[..] } else { epoch }, &bytes[digits + 1..])
+        (
+            if epoch.is_empty() { &b"0"[..] } else { epoch },
+            &bytes[digits + 1..],
+        )
     } else {
         (&b"0"[..], bytes)
     };
@@ -42,7 +45,11 @@ pub(crate) fn parse(text: &str) -> Result<Parts<'_>, VersionError> {
     if version.is_empty() {
         return Err(VersionError::EmptyUpstream);
     }
-    Ok(Parts { epoch, version, release })
+    Ok(Parts {
+        epoch,
+        version,
+        release,
+    })
 }
 
 pub(crate) fn compare(a: &Parts<'_>, b: &Parts<'_>) -> Ordering {
@@ -104,12 +111,22 @@ pub(crate) fn vercmp(a: &[u8], b: &[u8]) -> Ordering {
             break;
         };
         let numeric = first.is_ascii_digit();
-        let class = |c: &u8| if numeric { c.is_ascii_digit() } else { c.is_ascii_alphabetic() };
+        let class = |c: &u8| {
+            if numeric {
+                c.is_ascii_digit()
+            } else {
+                c.is_ascii_alphabetic()
+            }
+        };
         let end_a = i + a[i..].iter().take_while(|c| class(c)).count();
         let end_b = j + b[j..].iter().take_while(|c| class(c)).count();
         if end_b == j {
             // A numeric segment is newer than an alphabetic one.
-            return if numeric { Ordering::Greater } else { Ordering::Less };
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let (mut seg_a, mut seg_b) = (&a[i..end_a], &b[j..end_b]);
         if numeric {
@@ -157,7 +174,11 @@ fn hash_field(field: &[u8], state: &mut impl Hasher) {
         };
         let segment = &rest[..len];
         state.write_u8(0xfe);
-        state.write(if first.is_ascii_digit() { strip_zeros(segment) } else { segment });
+        state.write(if first.is_ascii_digit() {
+            strip_zeros(segment)
+        } else {
+            segment
+        });
         rest = &rest[len..];
     }
     state.write_u8(0xff);

@@ -1,0 +1,3 @@
+//! Adapters over the host's package managers.
+
+pub mod rpm;

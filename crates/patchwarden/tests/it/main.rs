@@ -1,0 +1,77 @@
+//! Integration tests of the `patchwarden` binary against the real data in `shared/data` and the
+//! distributions' own tools as oracles (dpkg, python3-apt, rpm). One test binary, so that linking
+//! happens once.
+
+mod assess_real;
+mod malformed;
+mod oracle_versions;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// A file under `shared/data`.
+pub fn shared(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(path)
+}
+
+/// A file beside these tests.
+pub fn here(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it")
+        .join(path)
+}
+
+/// Runs the real binary.
+pub fn patchwarden(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_patchwarden"))
+        .args(args)
+        .output()
+        .expect("run patchwarden")
+}
+
+/// Runs `patchwarden assess --json` and returns its output.
+pub fn assess_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["assess", "--json"];
+    all.extend_from_slice(args);
+    let out = patchwarden(&all);
+    assert!(
+        out.status.success(),
+        "assess failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("assess prints JSON")
+}
+
+/// Runs an oracle script with the system Python (python3-apt and python3-rpm live there).
+pub fn oracle(script: &str, args: &[&str]) -> String {
+    let out = Command::new("/usr/bin/python3")
+        .arg(here(&format!("oracles/{script}")))
+        .args(args)
+        .output()
+        .expect("run /usr/bin/python3");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("oracle prints UTF-8")
+}
+
+/// The (package, advisory) pairs of an assessment, sorted.
+pub fn pairs(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["package"].as_str().unwrap().to_owned(),
+                f["advisory"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
