@@ -1,6 +1,9 @@
 //! Every line of the version-ordering golden files in `shared/data/versions` (osv-scalibr's test data,
 //! which agrees with apt's `apt_pkg.version_compare`, rpm 4.18's `rpm.vercmp` and apk).
 
+// Test helpers may fail loudly: a panic here is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::cmp::Ordering;
 use std::path::PathBuf;
 

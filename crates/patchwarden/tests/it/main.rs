@@ -2,6 +2,9 @@
 //! distributions' own tools as oracles (dpkg, python3-apt, rpm). One test binary, so that linking
 //! happens once.
 
+// Test helpers may fail loudly: a panic here is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod assess_real;
 mod malformed;
 mod oracle_versions;

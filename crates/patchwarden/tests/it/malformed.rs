@@ -37,7 +37,7 @@ fn broken_inventories_are_located() {
     assert!(err.contains(&format!("truncated: line {lines}: ")), "{err}");
 
     // A record without its Version.
-    let text = String::from_utf8(real.clone())
+    let text = String::from_utf8(real)
         .unwrap()
         .replacen("Version: 2.6.1\n", "", 1);
     let no_version = dir.path().join("no-version");
