@@ -87,6 +87,9 @@ fn order(c: Option<u8>) -> i32 {
 
 /// dpkg's `verrevcmp`.
 fn compare_part(a: &[u8], b: &[u8]) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
     let (mut i, mut j) = (0, 0);
     let at = |s: &[u8], k: usize| s.get(k).copied();
     let is_digit = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_digit());

@@ -59,6 +59,8 @@ pub enum VersionError {
     EmptyRevision,
     #[error("upstream version is empty")]
     EmptyUpstream,
+    #[error("version is longer than 4 GiB")]
+    TooLong,
 }
 
 /// A version in one scheme. Equality and hashing follow the scheme's ordering, not the text.
@@ -66,16 +68,105 @@ pub enum VersionError {
 pub struct Version {
     scheme: VersionScheme,
     text: Box<str>,
+    /// Where the parts of `text` are, found once at parse time so that comparing stored versions
+    /// (the matcher's inner loop) does not split them again.
+    split: Split,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Split {
+    Deb {
+        epoch: u32,
+        upstream: (u32, u32),
+        revision: (u32, u32),
+    },
+    Rpm {
+        epoch: Option<(u32, u32)>,
+        version: (u32, u32),
+        release: Option<(u32, u32)>,
+    },
+    Apk,
+}
+
+/// The byte range of `part` inside `whole`, which it borrows from.
+fn span(whole: &[u8], part: &[u8]) -> (u32, u32) {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    (to_u32(start), to_u32(start + part.len()))
+}
+
+fn slice(text: &str, (start, end): (u32, u32)) -> &[u8] {
+    text.as_bytes()
+        .get(start as usize..end as usize)
+        .unwrap_or_default()
 }
 
 impl Version {
     /// Checks `text` against the scheme's syntax and keeps it.
     pub fn parse(scheme: VersionScheme, text: &str) -> Result<Version, VersionError> {
-        check(scheme, text)?;
+        if u32::try_from(text.len()).is_err() {
+            return Err(VersionError::TooLong);
+        }
+        let bytes = text.as_bytes();
+        let split = match scheme {
+            VersionScheme::Deb => {
+                let parts = deb::parse(text)?;
+                Split::Deb {
+                    epoch: parts.epoch,
+                    upstream: span(bytes, parts.upstream),
+                    revision: span(bytes, parts.revision),
+                }
+            }
+            VersionScheme::Rpm => {
+                let parts = rpm::parse(text)?;
+                // An absent epoch borrows the constant "0", which is not inside `text`.
+                let inside = bytes.as_ptr_range().contains(&parts.epoch.as_ptr());
+                Split::Rpm {
+                    epoch: inside.then(|| span(bytes, parts.epoch)),
+                    version: span(bytes, parts.version),
+                    release: parts.release.map(|r| span(bytes, r)),
+                }
+            }
+            VersionScheme::Apk => {
+                check(scheme, text)?;
+                Split::Apk
+            }
+        };
         Ok(Version {
             scheme,
             text: text.into(),
+            split,
         })
+    }
+
+    fn deb_parts(&self) -> Option<deb::Parts<'_>> {
+        match self.split {
+            Split::Deb {
+                epoch,
+                upstream,
+                revision,
+            } => Some(deb::Parts {
+                epoch,
+                upstream: slice(&self.text, upstream),
+                revision: slice(&self.text, revision),
+            }),
+            _ => None,
+        }
+    }
+
+    fn rpm_parts(&self) -> Option<rpm::Parts<'_>> {
+        match self.split {
+            Split::Rpm {
+                epoch,
+                version,
+                release,
+            } => Some(rpm::Parts {
+                epoch: epoch.map_or(b"0", |e| slice(&self.text, e)),
+                version: slice(&self.text, version),
+                release: release.map(|r| slice(&self.text, r)),
+            }),
+            _ => None,
+        }
     }
 
     pub fn scheme(&self) -> VersionScheme {
@@ -109,22 +200,6 @@ pub fn compare(scheme: VersionScheme, a: &str, b: &str) -> Result<Ordering, Vers
     })
 }
 
-/// Compares two already-checked versions of one scheme.
-fn compare_checked(scheme: VersionScheme, a: &str, b: &str) -> Ordering {
-    match scheme {
-        VersionScheme::Deb => match (deb::parse(a), deb::parse(b)) {
-            (Ok(a), Ok(b)) => deb::compare(&a, &b),
-            // Unreachable for checked versions; falling back to text keeps the order total.
-            _ => a.cmp(b),
-        },
-        VersionScheme::Rpm => match (rpm::parse(a), rpm::parse(b)) {
-            (Ok(a), Ok(b)) => rpm::compare(&a, &b),
-            _ => a.cmp(b),
-        },
-        VersionScheme::Apk => apk::compare(&apk::parse(a), &apk::parse(b)),
-    }
-}
-
 /// A run of digits without its leading zeros: the digits that carry its value.
 fn strip_zeros(digits: &[u8]) -> &[u8] {
     let zeros = digits.iter().take_while(|&&d| d == b'0').count();
@@ -148,27 +223,31 @@ impl PartialOrd for Version {
 impl Ord for Version {
     /// Versions of different schemes never meet in practice; they order by scheme to stay total.
     fn cmp(&self, other: &Version) -> Ordering {
-        self.scheme
-            .cmp(&other.scheme)
-            .then_with(|| compare_checked(self.scheme, &self.text, &other.text))
+        match (
+            self.deb_parts(),
+            other.deb_parts(),
+            self.rpm_parts(),
+            other.rpm_parts(),
+        ) {
+            (Some(a), Some(b), _, _) => deb::compare(&a, &b),
+            (_, _, Some(a), Some(b)) => rpm::compare(&a, &b),
+            _ if self.scheme == VersionScheme::Apk && other.scheme == VersionScheme::Apk => {
+                apk::compare(&apk::parse(&self.text), &apk::parse(&other.text))
+            }
+            _ => self.scheme.cmp(&other.scheme),
+        }
     }
 }
 
 impl Hash for Version {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.scheme.hash(state);
-        match self.scheme {
-            VersionScheme::Deb => {
-                if let Ok(parts) = deb::parse(&self.text) {
-                    deb::hash(&parts, state);
-                }
-            }
-            VersionScheme::Rpm => {
-                if let Ok(parts) = rpm::parse(&self.text) {
-                    rpm::hash(&parts, state);
-                }
-            }
-            VersionScheme::Apk => apk::hash(&apk::parse(&self.text), state),
+        if let Some(parts) = self.deb_parts() {
+            deb::hash(&parts, state);
+        } else if let Some(parts) = self.rpm_parts() {
+            rpm::hash(&parts, state);
+        } else {
+            apk::hash(&apk::parse(&self.text), state);
         }
     }
 }
