@@ -48,7 +48,7 @@ fn real_rpm_databases_read_like_rpm_qa() {
         rows.sort();
         expected.sort();
         assert_eq!(rows, expected, "{release}");
-        let key = |p: &patchwarden_domain::inventory::InstalledPackage| {
+        let key = |p: &inventory::InstalledPackage| {
             (
                 p.name.clone(),
                 p.version.as_str().to_owned(),

@@ -277,6 +277,26 @@ mod tests {
     }
 
     #[test]
+    fn ubuntu_priority_is_the_highest_of_its_cves() {
+        let record = serde_json::json!({
+            "id": "USN-1", "upstream": ["UBUNTU-CVE-2021-1", "UBUNTU-CVE-2021-2"],
+            "affected": [{"package": {"ecosystem": "Ubuntu:20.04:LTS", "name": "p"},
+                "database_specific": {"cves_map": {"cves": [
+                    {"id": "CVE-2021-1", "severity": [{"type": "Ubuntu", "score": "low"}]},
+                    {"id": "CVE-2021-2", "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N"},
+                                                       {"type": "Ubuntu", "score": "high"}]}]}}}]
+        });
+        let Outcome::Advisory(advisory) =
+            parse(record.to_string().as_bytes(), &mut Vec::new()).unwrap()
+        else {
+            panic!("not an advisory");
+        };
+        assert_eq!(advisory.severity, Some(Severity::Important));
+        assert_eq!(advisory.cves, ["CVE-2021-1", "CVE-2021-2"]);
+        assert_eq!(advisory.affected[0].names, NameKind::Source);
+    }
+
+    #[test]
     fn bad_json_is_located() {
         let err = parse(b"{\n \"id\": 1\n}", &mut Vec::new()).unwrap_err();
         assert!(matches!(err, RecordError::Json { line: 2, .. }), "{err}");

@@ -1,6 +1,6 @@
 //! `patchwarden assess` on the real inventories and feeds, checked against the distributions' tools.
 
-use crate::{assess_json, oracle, pairs, shared};
+use crate::{assess, oracle, oracle_pairs, pairs, shared};
 
 fn path(p: &str) -> String {
     shared(p).display().to_string()
@@ -12,14 +12,7 @@ fn path(p: &str) -> String {
 fn debian12_against_the_security_index() {
     let status = path("inventories/debian12.dpkg-status");
     let index = path("advisories/debian/bookworm-security_main_binary-amd64_Packages");
-    let report = assess_json(&[
-        "--inventory",
-        &status,
-        "--os",
-        "Debian:12",
-        "--advisories",
-        &index,
-    ]);
+    let report = assess(&status, "Debian:12", &index, &[]);
     let ours: Vec<String> = pairs(&report)
         .into_iter()
         .map(|(package, _)| package)
@@ -71,14 +64,7 @@ fn debian12_against_the_security_index() {
 fn centos8_against_almalinux_osv() {
     let rows = path("inventories/rpm-qa.centos8-modularitylabel.tsv");
     let archive = path("advisories/osv/AlmaLinux/all.zip");
-    let report = assess_json(&[
-        "--inventory",
-        &rows,
-        "--os",
-        "AlmaLinux:8",
-        "--advisories",
-        &archive,
-    ]);
+    let report = assess(&rows, "AlmaLinux:8", &archive, &[]);
     let modular: Vec<String> = std::fs::read_to_string(&rows)
         .unwrap()
         .lines()
@@ -89,15 +75,7 @@ fn centos8_against_almalinux_osv() {
         .into_iter()
         .filter(|(p, _)| !modular.contains(p))
         .collect();
-    let mut expected: Vec<(String, String)> = oracle("almalinux_osv.py", &[&rows, &archive, "8"])
-        .lines()
-        .map(|l| {
-            let (p, a) = l.split_once(' ').unwrap();
-            (p.to_owned(), a.to_owned())
-        })
-        .collect();
-    expected.sort();
-    expected.dedup();
+    let expected = oracle_pairs("almalinux_osv.py", &[&rows, &archive, "8"]);
     assert!(
         expected.len() > 500,
         "only {} expected findings",
@@ -113,24 +91,8 @@ fn centos8_against_almalinux_osv() {
 fn ubuntu2004_against_ubuntu_osv() {
     let status = path("inventories/ubuntu20.04-armhf.dpkg-status");
     let dir = path("advisories/osv/Ubuntu");
-    let report = assess_json(&[
-        "--inventory",
-        &status,
-        "--os",
-        "Ubuntu:20.04:LTS",
-        "--advisories",
-        &dir,
-    ]);
-    let mut expected: Vec<(String, String)> =
-        oracle("ubuntu_osv.py", &[&status, &dir, "Ubuntu:20.04:LTS"])
-            .lines()
-            .map(|l| {
-                let (p, a) = l.split_once(' ').unwrap();
-                (p.to_owned(), a.to_owned())
-            })
-            .collect();
-    expected.sort();
-    expected.dedup();
+    let report = assess(&status, "Ubuntu:20.04:LTS", &dir, &[]);
+    let expected = oracle_pairs("ubuntu_osv.py", &[&status, &dir, "Ubuntu:20.04:LTS"]);
     assert!(!expected.is_empty());
     assert_eq!(pairs(&report), expected);
     // Binary packages are matched through their source: libblkid1 comes from util-linux.
@@ -146,18 +108,17 @@ fn ubuntu2004_against_ubuntu_osv() {
 /// KEV and EPSS rank findings: known-exploited first.
 #[test]
 fn kev_and_epss_rank_the_findings() {
-    let report = assess_json(&[
-        "--inventory",
+    let report = assess(
         &path("inventories/rpm-qa.centos8-modularitylabel.tsv"),
-        "--os",
         "AlmaLinux:8",
-        "--advisories",
         &path("advisories/osv/AlmaLinux/all.zip"),
-        "--kev",
-        &path("advisories/kev/known_exploited_vulnerabilities.json"),
-        "--epss",
-        &path("advisories/epss/epss_scores-2026-08-16.csv.gz"),
-    ]);
+        &[
+            "--kev",
+            &path("advisories/kev/known_exploited_vulnerabilities.json"),
+            "--epss",
+            &path("advisories/epss/epss_scores-2026-08-16.csv.gz"),
+        ],
+    );
     let findings = report["findings"].as_array().unwrap();
     let kev: Vec<bool> = findings
         .iter()

@@ -34,17 +34,40 @@ pub fn patchwarden(args: &[&str]) -> Output {
         .expect("run patchwarden")
 }
 
-/// Runs `patchwarden assess --json` and returns its output.
-pub fn assess_json(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["assess", "--json"];
-    all.extend_from_slice(args);
-    let out = patchwarden(&all);
+/// `patchwarden assess --json` for one inventory, ecosystem and advisory source, plus `extra` flags.
+pub fn assess(inventory: &str, os: &str, advisories: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "assess",
+        "--json",
+        "--inventory",
+        inventory,
+        "--os",
+        os,
+        "--advisories",
+        advisories,
+    ];
+    args.extend_from_slice(extra);
+    let out = patchwarden(&args);
     assert!(
         out.status.success(),
         "assess failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("assess prints JSON")
+}
+
+/// The `package advisory` lines an oracle script prints, sorted and de-duplicated.
+pub fn oracle_pairs(script: &str, args: &[&str]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = oracle(script, args)
+        .lines()
+        .map(|l| {
+            let (p, a) = l.split_once(' ').expect("`package advisory`");
+            (p.to_owned(), a.to_owned())
+        })
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    pairs
 }
 
 /// Runs an oracle script with the system Python (python3-apt and python3-rpm live there).

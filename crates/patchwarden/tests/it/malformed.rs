@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::{assess_json, patchwarden, shared};
+use crate::{assess, patchwarden, shared};
 
 fn assess_err(inventory: &std::path::Path, os: &str, advisories: &std::path::Path) -> String {
     let out = patchwarden(&[
@@ -114,14 +114,7 @@ fn bad_advisories_are_named_and_skipped_or_refused() {
     let status = shared("inventories/ubuntu20.04-armhf.dpkg-status")
         .display()
         .to_string();
-    let report = assess_json(&[
-        "--inventory",
-        &status,
-        "--os",
-        "Ubuntu:20.04:LTS",
-        "--advisories",
-        &osv.display().to_string(),
-    ]);
+    let report = assess(&status, "Ubuntu:20.04:LTS", &osv.display().to_string(), &[]);
     let feeds = &report["summary"]["feeds"];
     assert_eq!(feeds["records"], 3);
     assert_eq!(feeds["advisories"], 1);
