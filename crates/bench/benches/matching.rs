@@ -12,16 +12,16 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use patchwarden_bench::fleet::{self, Fleet};
-use patchwarden_bench::shared;
 use patchwarden_domain::ecosystem::Ecosystem;
 use patchwarden_domain::inventory::{self, InventoryFormat};
 use patchwarden_domain::matching::{AdvisoryIndex, ThreatIntel, assess_host, assess_packages};
 use patchwarden_feeds::{Importer, Limits};
+use patchwarden_testkit::apt::AptSandbox;
+use patchwarden_testkit::shared;
 
 fn import(path: &Path) -> Vec<patchwarden_domain::advisory::Advisory> {
     let mut importer = Importer::new(Limits::default());
@@ -94,60 +94,6 @@ fn fleet_matching(c: &mut Criterion) {
     group.finish();
 }
 
-/// An apt sandbox over the real status file and index; returns the options apt needs.
-fn apt_sandbox(root: &Path) -> Vec<String> {
-    let repo = root.join("repo");
-    for dir in [
-        "repo",
-        "var/lib/dpkg/updates",
-        "var/lib/apt/lists/partial",
-        "var/cache/apt/archives/partial",
-        "etc/apt/sources.list.d",
-    ] {
-        std::fs::create_dir_all(root.join(dir)).unwrap();
-    }
-    std::fs::copy(
-        shared("advisories/debian/bookworm-security_main_binary-amd64_Packages"),
-        repo.join("Packages"),
-    )
-    .unwrap();
-    std::fs::copy(
-        shared("inventories/debian12.dpkg-status"),
-        root.join("var/lib/dpkg/status"),
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("etc/apt/sources.list"),
-        format!("deb [trusted=yes] file:{} ./\n", repo.display()),
-    )
-    .unwrap();
-    let r = root.display();
-    let options: Vec<String> = [
-        format!("Dir={r}"),
-        format!("Dir::State::status={r}/var/lib/dpkg/status"),
-        format!("Dir::Etc={r}/etc/apt"),
-        format!("Dir::Etc::SourceList={r}/etc/apt/sources.list"),
-        format!("Dir::Etc::SourceParts={r}/etc/apt/sources.list.d"),
-        "Debug::NoLocking=1".into(),
-        "APT::Sandbox::User=root".into(),
-        "APT::Architecture=amd64".into(),
-    ]
-    .into_iter()
-    .flat_map(|o| ["-o".to_owned(), o])
-    .collect();
-    let update = Command::new("apt-get")
-        .args(&options)
-        .args(["-qq", "update"])
-        .output()
-        .unwrap();
-    assert!(
-        update.status.success(),
-        "{}",
-        String::from_utf8_lossy(&update.stderr)
-    );
-    options
-}
-
 fn ours_debian12() -> usize {
     let status = std::fs::read_to_string(shared("inventories/debian12.dpkg-status")).unwrap();
     let packages = inventory::parse(InventoryFormat::DpkgStatus, &status).unwrap();
@@ -158,31 +104,27 @@ fn ours_debian12() -> usize {
     assess_host(&index, &ThreatIntel::default(), &eco, &packages).len()
 }
 
-fn apt_upgrades(options: &[String]) -> usize {
-    let out = Command::new("apt-get")
-        .args(options)
-        .args(["-s", "upgrade"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with("Inst "))
-        .count()
-}
-
 fn assess_vs_apt(c: &mut Criterion) {
     let root = std::env::temp_dir().join(format!("patchwarden-bench-apt-{}", std::process::id()));
-    let options = apt_sandbox(&root);
-    assert_eq!(apt_upgrades(&options), 94, "apt computes the 94 upgrades");
+    let apt = AptSandbox::new(
+        &root,
+        &shared("inventories/debian12.dpkg-status"),
+        &shared("advisories/debian/bookworm-security_main_binary-amd64_Packages"),
+    )
+    .unwrap();
+    assert_eq!(
+        apt.simulated_upgrades().unwrap().len(),
+        94,
+        "apt computes the 94 upgrades"
+    );
     assert_eq!(ours_debian12(), 94, "patchwarden finds the same 94");
     let mut group = c.benchmark_group("assess_debian12");
     group.sample_size(30);
     group.bench_function("patchwarden", |b| b.iter(ours_debian12));
     group.bench_function("apt_get_simulate_upgrade", |b| {
-        b.iter(|| apt_upgrades(&options))
+        b.iter(|| apt.simulated_upgrades().unwrap().len())
     });
     group.finish();
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 criterion_group!(benches, fleet_matching, assess_vs_apt);

@@ -9,9 +9,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use patchwarden_bench::baseline::{Library, Parsed};
-use patchwarden_bench::fleet::Rng;
-use patchwarden_bench::shared;
 use patchwarden_domain::version::{Version, VersionScheme};
+use patchwarden_testkit::{Rng, shared};
 
 const PAIRS: usize = 10_000;
 

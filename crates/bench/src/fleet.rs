@@ -4,25 +4,8 @@
 
 use patchwarden_domain::advisory::{Advisory, RangeEnd};
 use patchwarden_domain::inventory::InstalledPackage;
+use patchwarden_testkit::Rng;
 use std::collections::HashMap;
-
-/// SplitMix64, seeded, so every run builds the same fleet.
-#[derive(Debug)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next_u64() % n.max(1) as u64).unwrap_or(0)
-    }
-}
 
 /// A fleet: a pool of package records (what a server stores once) and, per host, indices into it.
 #[derive(Debug)]

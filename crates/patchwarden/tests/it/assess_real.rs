@@ -49,6 +49,19 @@ fn debian12_against_the_security_index() {
     let missing: Vec<&String> = ours.iter().filter(|p| !apt.contains(p)).collect();
     assert_eq!(missing, ["openssh-client"]);
     assert!(apt.iter().all(|p| ours.contains(p)));
+    // And apt itself, simulating the upgrade over the same status file with the index as its only
+    // repository, installs exactly these 94 packages.
+    let root = tempfile::tempdir().unwrap();
+    let apt = patchwarden_testkit::apt::AptSandbox::new(
+        &root.path().join("apt"),
+        &shared("inventories/debian12.dpkg-status"),
+        &shared("advisories/debian/bookworm-security_main_binary-amd64_Packages"),
+    )
+    .unwrap();
+    let mut upgrades = apt.simulated_upgrades().unwrap();
+    upgrades.sort();
+    assert_eq!(upgrades, ours);
+
     let openssh = report["findings"]
         .as_array()
         .unwrap()

@@ -8,6 +8,7 @@
 mod assess_real;
 mod malformed;
 mod oracle_versions;
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

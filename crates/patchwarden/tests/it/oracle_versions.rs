@@ -5,26 +5,9 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
+use patchwarden_testkit::Rng;
+
 use crate::{here, shared};
-
-/// SplitMix64: a fixed seed makes every run test the same pairs, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &'a [String]) -> &'a str {
-        &items[self.below(items.len())]
-    }
-}
 
 fn field_values(text: &str, prefix: &str) -> Vec<String> {
     text.lines()
@@ -139,9 +122,9 @@ fn pairs(rng: &mut Rng, versions: &[String], scheme: &str, rpm: bool) -> String 
     let mut out = String::new();
     let mut count = 0;
     while count < 100_000 {
-        let a = rng.pick(versions).to_owned();
+        let a = rng.pick(versions).clone();
         let b = match rng.below(4) {
-            0 => rng.pick(versions).to_owned(),
+            0 => rng.pick(versions).clone(),
             1 => a.clone(),
             _ => mutate(rng, &a, rpm),
         };
