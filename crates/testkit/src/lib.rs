@@ -3,7 +3,11 @@
 //!
 //! Never a dependency of a shipped binary.
 
+// Test support fails loudly: a panic here is a failed test with its reason.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 pub mod apt;
+pub mod postgres;
 
 use std::path::PathBuf;
 
@@ -12,6 +16,11 @@ pub fn shared(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data")
         .join(path)
+}
+
+/// A temporary directory, removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary directory")
 }
 
 /// SplitMix64: small, fast and seeded, so every run draws the same cases.

@@ -1,0 +1,141 @@
+//! The agent ⇄ server wire types, version 1 (`/api/v1/agent/…`).
+//!
+//! Architecture invariant: only this crate's types are `Serialize`/`Deserialize` on the agent path;
+//! the server converts them into domain values at its edge and checks everything the domain needs.
+//! Fields are only ever added, with defaults, so an older agent keeps working against a newer server.
+
+use serde::{Deserialize, Serialize};
+
+/// Exchanges an enrollment token for the host's own credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub token: String,
+    pub hostname: String,
+    #[serde(default)]
+    pub machine_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub host_id: String,
+    /// Secret shown once; the agent keeps it in a 0600 file, the server only its hash.
+    pub credential: String,
+}
+
+/// What an agent knows about its host besides software (§8.5 hardware inventory).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub hostname: String,
+    #[serde(default)]
+    pub fqdn: String,
+    #[serde(default)]
+    pub machine_id: String,
+    /// The OSV ecosystem from `/etc/os-release`, e.g. `Debian:12`; empty if unsupported.
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub os_pretty_name: String,
+    #[serde(default)]
+    pub kernel: String,
+    #[serde(default)]
+    pub domain: String,
+    #[serde(default)]
+    pub addresses: Vec<Address>,
+    #[serde(default)]
+    pub hardware: Hardware,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub interface: String,
+    pub ip: String,
+    #[serde(default)]
+    pub mac: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hardware {
+    #[serde(default)]
+    pub cpu_model: String,
+    #[serde(default)]
+    pub cpus: u32,
+    #[serde(default)]
+    pub memory_bytes: u64,
+    #[serde(default)]
+    pub disks: Vec<Disk>,
+    #[serde(default)]
+    pub vendor: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub serial: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disk {
+    pub name: String,
+    pub size_bytes: u64,
+}
+
+/// One installed package as the agent read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+}
+
+/// The host's software; sent only when its hash changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// `dpkg-status`, `rpm-qa` or `apk`: which version rules the packages follow.
+    pub format: String,
+    pub packages: Vec<Package>,
+}
+
+/// One report from the agent's outbox. `sequence` increases by one per report and host; the server
+/// stores each sequence once, so a report sent twice (after a timeout, a crash, a restart) is
+/// acknowledged again but not stored again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub sequence: u64,
+    /// When the agent made the report (RFC 3339).
+    pub created_at: String,
+    pub facts: Facts,
+    /// SHA-256 of the inventory, hex; the server asks for the inventory when it does not have it.
+    pub inventory_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Inventory>,
+    /// Reports the agent's outbox had to drop since the last delivered one.
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportResponse {
+    /// The highest sequence stored for this host: everything up to it can leave the outbox.
+    pub stored_through: u64,
+    /// The server does not hold the inventory with this hash: send it with the next report.
+    pub send_inventory: bool,
+    /// How often to check in, in seconds.
+    pub interval_seconds: u64,
+}
+
+/// The error body of every API error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,769 @@
+//! patchwarden's structured database (§7.6, §8.5): SQLite in the data directory by default,
+//! PostgreSQL for scale, one interface and one conformance suite for both.
+//!
+//! Architecture invariant: this is the only crate that speaks SQL. Each method is one transaction;
+//! a report, its inventory, its history and its findings are stored together or not at all.
+
+mod rows;
+
+use std::path::Path;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+
+pub use rows::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    Url(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+}
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Url(url.to_owned()));
+        };
+        let options = AnyPoolOptions::new();
+        let pool = match backend {
+            // One writer at a time is SQLite's rule; WAL lets readers go on meanwhile.
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_owned()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let pool = options
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA journal_mode = WAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA busy_timeout = 10000")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA foreign_keys = ON")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?;
+                SQLITE_MIGRATIONS.run(&pool).await?;
+                pool
+            }
+            Backend::Postgres => {
+                let pool = options.max_connections(16).connect(url).await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                pool
+            }
+        };
+        Ok(Store { pool, backend })
+    }
+
+    /// The embedded default: `patchwarden.db` in the data directory.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Store, StoreError> {
+        Store::open(&format!(
+            "sqlite://{}",
+            data_dir.join("patchwarden.db").display()
+        ))
+        .await
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- settings ----
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM settings WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- users and tokens ----
+
+    pub async fn user_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .get::<i64, _>(0))
+    }
+
+    /// Creates the first administrator, atomically with consuming the one-time setup token: of two
+    /// people racing with one token, one wins.
+    pub async fn create_first_admin(
+        &self,
+        user: &NewUser,
+        setup_key: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+        let consumed = sqlx::query("DELETE FROM settings WHERE key = $1")
+            .bind(setup_key)
+            .execute(&mut *tx)
+            .await?;
+        if users > 0 || consumed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_user(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM users WHERE username = $1")
+            .bind(&user.username)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!("user {}", user.username)));
+        }
+        insert_user(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, username, password_hash, role FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| User {
+            id: r.get(0),
+            username: r.get(1),
+            password_hash: r.get(2),
+            role: r.get(3),
+        }))
+    }
+
+    pub async fn create_api_token(&self, token: &NewApiToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, name, role, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&token.id)
+        .bind(&token.user_id)
+        .bind(&token.name)
+        .bind(&token.role)
+        .bind(&token.token_hash)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The live token with this hash and its user.
+    pub async fn api_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<TokenOwner>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.id, t.role, u.id, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked = 0 AND (t.expires_at IS NULL OR t.expires_at > $2)",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| TokenOwner {
+            token_id: r.get(0),
+            role: r.get(1),
+            user_id: r.get(2),
+            username: r.get(3),
+        }))
+    }
+
+    // ---- enrollment ----
+
+    pub async fn create_enrollment_token(
+        &self,
+        token: &NewEnrollmentToken,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO enrollment_tokens (id, token_hash, created_by, created_at, expires_at, uses_left, department, platform_class, environment) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&token.id)
+        .bind(&token.token_hash)
+        .bind(&token.created_by)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .bind(token.uses)
+        .bind(&token.labels.department)
+        .bind(&token.labels.platform_class)
+        .bind(&token.labels.environment)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Uses one use of a live enrollment token and creates the host, in one transaction.
+    /// `None` when the token is unknown, expired or used up.
+    pub async fn enroll_host(
+        &self,
+        token_hash: &str,
+        host: &NewHost,
+        now: i64,
+    ) -> Result<Option<Labels>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let used = sqlx::query(
+            "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if used.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT id, department, platform_class, environment FROM enrollment_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+        let token_id: String = row.get(0);
+        let labels = Labels {
+            department: row.get(1),
+            platform_class: row.get(2),
+            environment: row.get(3),
+        };
+        sqlx::query(
+            "INSERT INTO hosts (id, hostname, machine_id, credential_hash, enrolled_at, enrollment_token, department, platform_class, environment) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&host.id)
+        .bind(&host.hostname)
+        .bind(&host.machine_id)
+        .bind(&host.credential_hash)
+        .bind(now)
+        .bind(&token_id)
+        .bind(&labels.department)
+        .bind(&labels.platform_class)
+        .bind(&labels.environment)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(labels))
+    }
+
+    /// The host a credential belongs to, if it is not revoked.
+    pub async fn host_for_credential(
+        &self,
+        credential_hash: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT id FROM hosts WHERE credential_hash = $1 AND revoked = 0")
+            .bind(credential_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Revokes a host's credential; `false` if there is no such host.
+    pub async fn revoke_host(&self, host_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE hosts SET revoked = 1 WHERE id = $1")
+            .bind(host_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- reports ----
+
+    /// The host's stored sequence and inventory hash.
+    pub async fn host_state(&self, host_id: &str) -> Result<Option<HostState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT last_sequence, inventory_hash, inventory_format, os FROM hosts WHERE id = $1",
+        )
+        .bind(host_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| HostState {
+            last_sequence: r.get(0),
+            inventory_hash: r.get(1),
+            inventory_format: r.get(2),
+            os: r.get(3),
+        }))
+    }
+
+    /// Stores one report with everything it brings, exactly once: a sequence at or below the
+    /// host's last stored one is acknowledged and not stored again.
+    pub async fn store_report(&self, report: &ReportRecord) -> Result<Stored, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let last: i64 = sqlx::query("SELECT last_sequence FROM hosts WHERE id = $1")
+            .bind(&report.host_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+        if report.sequence <= last {
+            return Ok(Stored {
+                stored_through: last,
+                stored: false,
+            });
+        }
+        sqlx::query("INSERT INTO reports (host_id, sequence, created_at, received_at, had_inventory) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&report.host_id)
+            .bind(report.sequence)
+            .bind(&report.created_at)
+            .bind(report.received_at)
+            .bind(i64::from(report.inventory.is_some()))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE hosts SET hostname = $2, facts = $3, os = $4, last_seen = $5, last_sequence = $6, \
+             dropped_reports = dropped_reports + $7 WHERE id = $1",
+        )
+        .bind(&report.host_id)
+        .bind(&report.hostname)
+        .bind(&report.facts_json)
+        .bind(&report.os)
+        .bind(report.received_at)
+        .bind(report.sequence)
+        .bind(report.dropped)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM host_addresses WHERE host_id = $1")
+            .bind(&report.host_id)
+            .execute(&mut *tx)
+            .await?;
+        for address in &report.addresses {
+            sqlx::query(
+                "INSERT INTO host_addresses (host_id, interface, ip, mac) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&report.host_id)
+            .bind(&address.interface)
+            .bind(&address.ip)
+            .bind(&address.mac)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(inventory) = &report.inventory {
+            replace_software(
+                &mut tx,
+                &report.host_id,
+                inventory,
+                report.received_at,
+                report.sequence,
+            )
+            .await?;
+        }
+        if let Some(findings) = &report.findings {
+            replace_findings(&mut tx, &report.host_id, findings).await?;
+        }
+        tx.commit().await?;
+        Ok(Stored {
+            stored_through: report.sequence,
+            stored: true,
+        })
+    }
+
+    /// Replaces a host's findings (after the advisories changed).
+    pub async fn set_findings(
+        &self,
+        host_id: &str,
+        findings: &[FindingRow],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        replace_findings(&mut tx, host_id, findings).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- reading ----
+
+    pub async fn hosts(&self) -> Result<Vec<HostRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT h.id, h.hostname, h.os, h.department, h.platform_class, h.environment, h.last_seen, h.revoked, \
+             h.last_sequence, h.dropped_reports, \
+             (SELECT COUNT(*) FROM findings f WHERE f.host_id = h.id), \
+             (SELECT COUNT(*) FROM host_software s WHERE s.host_id = h.id) \
+             FROM hosts h ORDER BY h.hostname, h.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let addresses = sqlx::query("SELECT host_id, interface, ip, mac FROM host_addresses ORDER BY host_id, interface, ip")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut hosts: Vec<HostRow> = rows
+            .into_iter()
+            .map(|r| HostRow {
+                id: r.get(0),
+                hostname: r.get(1),
+                os: r.get(2),
+                labels: Labels {
+                    department: r.get(3),
+                    platform_class: r.get(4),
+                    environment: r.get(5),
+                },
+                last_seen: r.get(6),
+                revoked: r.get::<i64, _>(7) != 0,
+                last_sequence: r.get(8),
+                dropped_reports: r.get(9),
+                findings: r.get(10),
+                packages: r.get(11),
+                addresses: Vec::new(),
+            })
+            .collect();
+        for row in addresses {
+            let host_id: String = row.get(0);
+            if let Some(host) = hosts.iter_mut().find(|h| h.id == host_id) {
+                host.addresses.push(AddressRow {
+                    interface: row.get(1),
+                    ip: row.get(2),
+                    mac: row.get(3),
+                });
+            }
+        }
+        Ok(hosts)
+    }
+
+    pub async fn host_facts(&self, host_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT facts FROM hosts WHERE id = $1")
+            .bind(host_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// The host's current packages.
+    pub async fn host_software(&self, host_id: &str) -> Result<Vec<SoftwareRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.name, s.version, s.arch, s.source, s.source_version, s.module FROM host_software h \
+             JOIN software s ON s.id = h.software_id WHERE h.host_id = $1 ORDER BY s.name, s.version",
+        )
+        .bind(host_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| software_row(&r)).collect())
+    }
+
+    pub async fn host_findings(&self, host_id: &str) -> Result<Vec<FindingRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT package, source, installed, fixed, advisory, cves, severity, kev, epss FROM findings WHERE host_id = $1",
+        )
+        .bind(host_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| FindingRow {
+                package: r.get(0),
+                source: r.get(1),
+                installed: r.get(2),
+                fixed: r.get(3),
+                advisory: r.get(4),
+                cves: r.get(5),
+                severity: r.get(6),
+                kev: r.get::<i64, _>(7) != 0,
+                epss: r.get(8),
+            })
+            .collect())
+    }
+
+    /// Every missing patch with the number of hosts missing it.
+    pub async fn patches(&self) -> Result<Vec<PatchRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT advisory, package, MAX(fixed), MAX(severity), MAX(kev), MAX(epss), MAX(cves), COUNT(DISTINCT host_id) \
+             FROM findings GROUP BY advisory, package ORDER BY MAX(kev) DESC, COUNT(DISTINCT host_id) DESC, advisory, package",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PatchRow {
+                advisory: r.get(0),
+                package: r.get(1),
+                fixed: r.get(2),
+                severity: r.get(3),
+                kev: r.get::<i64, _>(4) != 0,
+                epss: r.get(5),
+                cves: r.get(6),
+                hosts: r.get(7),
+            })
+            .collect())
+    }
+
+    /// The number of stored reports of a host (each sequence once).
+    pub async fn report_count(&self, host_id: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM reports WHERE host_id = $1")
+                .bind(host_id)
+                .fetch_one(&self.pool)
+                .await?
+                .get(0),
+        )
+    }
+
+    /// Hosts ids with their OS and inventory format, for recomputing findings.
+    pub async fn host_ids(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM hosts ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    // ---- feeds ----
+
+    /// Stores (or replaces) one advisory source with its import figures.
+    pub async fn put_feed_source(&self, source: &FeedSource) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO feed_sources (name, kind, content, sha256, imported_at, url, etag, last_modified, records, advisories, rejected, last_error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL) \
+             ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, content = excluded.content, sha256 = excluded.sha256, \
+             imported_at = excluded.imported_at, url = excluded.url, etag = excluded.etag, last_modified = excluded.last_modified, \
+             records = excluded.records, advisories = excluded.advisories, rejected = excluded.rejected, last_error = NULL",
+        )
+        .bind(&source.name)
+        .bind(&source.kind)
+        .bind(&source.content)
+        .bind(&source.sha256)
+        .bind(source.imported_at)
+        .bind(&source.url)
+        .bind(&source.etag)
+        .bind(&source.last_modified)
+        .bind(source.records)
+        .bind(source.advisories)
+        .bind(source.rejected)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn feed_error(&self, name: &str, error: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE feed_sources SET last_error = $2 WHERE name = $1")
+            .bind(name)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn feed_sources(&self) -> Result<Vec<FeedSource>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, kind, content, sha256, imported_at, url, etag, last_modified, records, advisories, rejected, last_error \
+             FROM feed_sources ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| FeedSource {
+                name: r.get(0),
+                kind: r.get(1),
+                content: r.get(2),
+                sha256: r.get(3),
+                imported_at: r.get(4),
+                url: r.get(5),
+                etag: r.get(6),
+                last_modified: r.get(7),
+                records: r.get(8),
+                advisories: r.get(9),
+                rejected: r.get(10),
+                last_error: r.get(11),
+            })
+            .collect())
+    }
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+async fn insert_user(tx: &mut Tx<'_>, user: &NewUser) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO users (id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&user.id)
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(&user.role)
+        .bind(user.created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn software_row(r: &sqlx::any::AnyRow) -> SoftwareRow {
+    SoftwareRow {
+        name: r.get(0),
+        version: r.get(1),
+        arch: r.get(2),
+        source: r.get(3),
+        source_version: r.get(4),
+        module: r.get(5),
+    }
+}
+
+/// Makes the host's software the given set, recording what was added and removed (§7.5.3).
+async fn replace_software(
+    tx: &mut Tx<'_>,
+    host_id: &str,
+    inventory: &InventoryRecord,
+    at: i64,
+    sequence: i64,
+) -> Result<(), StoreError> {
+    let mut new_ids = Vec::with_capacity(inventory.packages.len());
+    for package in &inventory.packages {
+        let key = package.key(&inventory.ecosystem);
+        sqlx::query(
+            "INSERT INTO software (key, name, version, arch, source, source_version, module) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&key)
+        .bind(&package.name)
+        .bind(&package.version)
+        .bind(&package.arch)
+        .bind(&package.source)
+        .bind(&package.source_version)
+        .bind(&package.module)
+        .execute(&mut **tx)
+        .await?;
+        let id: i64 = sqlx::query("SELECT id FROM software WHERE key = $1")
+            .bind(&key)
+            .fetch_one(&mut **tx)
+            .await?
+            .get(0);
+        new_ids.push(id);
+    }
+    new_ids.sort_unstable();
+    new_ids.dedup();
+    let old: Vec<i64> = sqlx::query("SELECT software_id FROM host_software WHERE host_id = $1")
+        .bind(host_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    let removed: Vec<i64> = old
+        .iter()
+        .copied()
+        .filter(|id| new_ids.binary_search(id).is_err())
+        .collect();
+    let added: Vec<i64> = new_ids
+        .iter()
+        .copied()
+        .filter(|id| !old.contains(id))
+        .collect();
+    for (change, ids) in [("removed", &removed), ("added", &added)] {
+        for id in ids {
+            sqlx::query("INSERT INTO software_history (host_id, software_id, change, at, sequence) VALUES ($1, $2, $3, $4, $5)")
+                .bind(host_id)
+                .bind(id)
+                .bind(change)
+                .bind(at)
+                .bind(sequence)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    for id in &removed {
+        sqlx::query("DELETE FROM host_software WHERE host_id = $1 AND software_id = $2")
+            .bind(host_id)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for id in &added {
+        sqlx::query("INSERT INTO host_software (host_id, software_id) VALUES ($1, $2)")
+            .bind(host_id)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("UPDATE hosts SET inventory_hash = $2, inventory_format = $3 WHERE id = $1")
+        .bind(host_id)
+        .bind(&inventory.hash)
+        .bind(&inventory.format)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn replace_findings(
+    tx: &mut Tx<'_>,
+    host_id: &str,
+    findings: &[FindingRow],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM findings WHERE host_id = $1")
+        .bind(host_id)
+        .execute(&mut **tx)
+        .await?;
+    for f in findings {
+        sqlx::query(
+            "INSERT INTO findings (host_id, package, source, installed, fixed, advisory, cves, severity, kev, epss) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(host_id)
+        .bind(&f.package)
+        .bind(&f.source)
+        .bind(&f.installed)
+        .bind(&f.fixed)
+        .bind(&f.advisory)
+        .bind(&f.cves)
+        .bind(&f.severity)
+        .bind(i64::from(f.kev))
+        .bind(f.epss)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! The records the store reads and writes: plain data, no SQL.
+
+/// A user to create. `password_hash` is an argon2id PHC string; the store never sees a password.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub role: String,
+    /// SHA-256 of the token, hex: tokens are long random secrets, so a fast hash suffices.
+    pub token_hash: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub token_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub role: String,
+}
+
+/// Labels an enrollment token gives every host enrolled with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels {
+    pub department: String,
+    pub platform_class: String,
+    pub environment: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEnrollmentToken {
+    pub id: String,
+    pub token_hash: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub uses: i64,
+    pub labels: Labels,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewHost {
+    pub id: String,
+    pub hostname: String,
+    pub machine_id: String,
+    pub credential_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostState {
+    pub last_sequence: i64,
+    pub inventory_hash: String,
+    pub inventory_format: String,
+    pub os: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressRow {
+    pub interface: String,
+    pub ip: String,
+    pub mac: String,
+}
+
+/// One package record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoftwareRow {
+    pub name: String,
+    pub version: String,
+    pub arch: Option<String>,
+    pub source: Option<String>,
+    pub source_version: Option<String>,
+    pub module: Option<String>,
+}
+
+impl SoftwareRow {
+    /// The distinct-record key: equal records on hosts of one ecosystem share one row.
+    pub fn key(&self, ecosystem: &str) -> String {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        format!(
+            "{ecosystem}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.name,
+            self.version,
+            o(&self.arch),
+            o(&self.source),
+            o(&self.source_version),
+            o(&self.module)
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct InventoryRecord {
+    pub hash: String,
+    pub format: String,
+    pub ecosystem: String,
+    pub packages: Vec<SoftwareRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingRow {
+    pub package: String,
+    pub source: String,
+    pub installed: String,
+    pub fixed: Option<String>,
+    pub advisory: String,
+    /// Space-separated CVE ids.
+    pub cves: String,
+    pub severity: Option<String>,
+    pub kev: bool,
+    pub epss: Option<f64>,
+}
+
+/// One report and everything it brings, stored in one transaction.
+#[derive(Debug, Clone)]
+pub struct ReportRecord {
+    pub host_id: String,
+    pub sequence: i64,
+    pub created_at: String,
+    pub received_at: i64,
+    pub hostname: String,
+    pub os: String,
+    pub facts_json: String,
+    pub addresses: Vec<AddressRow>,
+    pub dropped: i64,
+    pub inventory: Option<InventoryRecord>,
+    /// New findings, when the report changed them.
+    pub findings: Option<Vec<FindingRow>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub stored_through: i64,
+    /// Whether this report was new (false: a re-sent one, acknowledged again).
+    pub stored: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRow {
+    pub id: String,
+    pub hostname: String,
+    pub os: String,
+    pub labels: Labels,
+    pub last_seen: Option<i64>,
+    pub revoked: bool,
+    pub last_sequence: i64,
+    pub dropped_reports: i64,
+    pub findings: i64,
+    pub packages: i64,
+    pub addresses: Vec<AddressRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchRow {
+    pub advisory: String,
+    pub package: String,
+    pub fixed: Option<String>,
+    pub severity: Option<String>,
+    pub kev: bool,
+    pub epss: Option<f64>,
+    pub cves: String,
+    pub hosts: i64,
+}
+
+/// An advisory source as imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSource {
+    pub name: String,
+    /// `advisories`, `kev` or `epss`.
+    pub kind: String,
+    pub content: Vec<u8>,
+    pub sha256: String,
+    pub imported_at: i64,
+    pub url: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub records: i64,
+    pub advisories: i64,
+    pub rejected: i64,
+    pub last_error: Option<String>,
+}
