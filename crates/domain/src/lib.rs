@@ -10,3 +10,4 @@ pub mod inventory;
 pub mod matching;
 pub mod text;
 pub mod version;
+pub mod selector;

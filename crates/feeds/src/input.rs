@@ -103,18 +103,22 @@ pub fn read_to_limit(reader: impl Read, limit: u64, over: Problem) -> Result<Vec
 /// Reads a file that may be gzip-compressed (told by its magic bytes), bounded both ways.
 pub fn read_maybe_gzip(path: &Path, limits: &Limits) -> Result<Vec<u8>, InputError> {
     let raw = read_file(path, limits.file_bytes)?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let decoder = flate2::read::GzDecoder::new(&raw[..]);
-        read_to_limit(
-            decoder,
-            limits.entry_bytes,
-            Problem::Expands {
-                limit: limits.entry_bytes,
-            },
-        )
+    gunzip_if_compressed(&raw, limits)
+        .map(std::borrow::Cow::into_owned)
         .map_err(|p| InputError::new(path, p))
+}
+
+/// Undoes gzip if the bytes start with its magic number, decompressing at most `entry_bytes`.
+pub fn gunzip_if_compressed<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<std::borrow::Cow<'a, [u8]>, Problem> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let decoder = flate2::read::GzDecoder::new(bytes);
+        let limit = limits.entry_bytes;
+        read_to_limit(decoder, limit, Problem::Expands { limit }).map(Into::into)
     } else {
-        Ok(raw)
+        Ok(bytes.into())
     }
 }
 

@@ -109,26 +109,29 @@ impl Importer {
             return self.import_directory(path);
         }
         let bytes = input::read_maybe_gzip(path, &self.limits)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        self.import_bytes(&path.display().to_string(), &bytes)
+    }
+
+    /// Imports one source held in memory, told apart by its content: an OSV zip, one OSV record, or
+    /// a Debian `Packages` index (gzip already undone). `name` names it in errors and reports; for an
+    /// index it must start with the release's codename.
+    pub fn import_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), FeedError> {
+        let path = Path::new(name);
+        let bytes = input::gunzip_if_compressed(bytes, &self.limits).map_err(|p| InputError::new(path, p))?;
         if bytes.starts_with(b"PK\x03\x04") {
-            return self.import_zip(path, bytes);
+            return self.import_zip(path, bytes.into_owned());
         }
         let start = bytes.iter().find(|b| !b.is_ascii_whitespace());
         if start == Some(&b'{') {
-            self.add_record(path.display().to_string(), &bytes);
+            self.add_record(name.to_owned(), &bytes);
             return Ok(());
         }
         if bytes.starts_with(b"Package:") {
-            let name = name.trim_end_matches(".gz");
-            let text =
-                patchwarden_domain::text::decode(&bytes).map_err(|e| InputError::new(path, e))?;
-            let advisory = debian_index::parse(name, text).map_err(|error| FeedError::Index {
-                path: path.to_owned(),
-                error,
-            })?;
+            let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let file_name = file_name.trim_end_matches(".gz");
+            let text = patchwarden_domain::text::decode(&bytes).map_err(|e| InputError::new(path, e))?;
+            let advisory = debian_index::parse(file_name, text)
+                .map_err(|error| FeedError::Index { path: path.to_owned(), error })?;
             self.report.records += 1;
             self.keep(advisory);
             return Ok(());

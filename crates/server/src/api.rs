@@ -1,0 +1,426 @@
+//! The HTTP API under `/api/v1`: JSON in and out, every endpoint authenticated and its role checked
+//! (§6), every error `{"error": {"code", "message"}}`.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use patchwarden_domain::selector::{IpRange, glob_matches};
+use patchwarden_proto::{EnrollRequest, EnrollResponse};
+use patchwarden_store::{HostRow, NewApiToken, NewEnrollmentToken, NewHost, NewUser};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{self, Role};
+use crate::clock;
+use crate::error::ApiError;
+use crate::ingest;
+use crate::secrets;
+use crate::state::{AppState, SETUP_TOKEN_KEY};
+
+/// Every route: (method, path). The OpenAPI document and the permission tests are checked against it.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/openapi.json"),
+    ("POST", "/api/v1/setup"),
+    ("POST", "/api/v1/sessions"),
+    ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/tokens"),
+    ("POST", "/api/v1/enrollment-tokens"),
+    ("GET", "/api/v1/agent/ca"),
+    ("POST", "/api/v1/agent/enroll"),
+    ("POST", "/api/v1/agent/hosts/{id}/reports"),
+    ("GET", "/api/v1/hosts"),
+    ("GET", "/api/v1/hosts/{id}"),
+    ("POST", "/api/v1/hosts/{id}/revoke"),
+    ("GET", "/api/v1/patches"),
+    ("GET", "/api/v1/feeds"),
+];
+
+/// Roles that may read inventories, findings and feeds.
+const READERS: &[Role] = &Role::ALL;
+
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/api/v1/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/setup", post(setup))
+        .route("/api/v1/sessions", post(login))
+        .route("/api/v1/users", post(create_user))
+        .route("/api/v1/tokens", post(create_token))
+        .route("/api/v1/enrollment-tokens", post(create_enrollment_token))
+        .route("/api/v1/agent/ca", get(ca))
+        .route("/api/v1/agent/enroll", post(enroll))
+        .route("/api/v1/agent/hosts/{id}/reports", post(report))
+        .route("/api/v1/hosts", get(hosts))
+        .route("/api/v1/hosts/{id}", get(host))
+        .route("/api/v1/hosts/{id}/revoke", post(revoke))
+        .route("/api/v1/patches", get(patches))
+        .route("/api/v1/feeds", get(feeds))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Parses a JSON body, naming what is wrong and where.
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("invalid_json", format!("{e}")))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI).into_response()
+}
+
+async fn ca(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], state.ca_pem.to_string()).into_response()
+}
+
+#[derive(Deserialize)]
+struct Setup {
+    token: String,
+    username: String,
+    password: String,
+}
+
+fn check_username(username: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&username.len())
+        && username.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if ok { Ok(()) } else { Err(ApiError::bad_request("invalid_username", "username must be 1–64 letters, digits, . _ - or @")) }
+}
+
+fn new_user(username: &str, password: &str, role: Role, now: i64) -> Result<NewUser, ApiError> {
+    check_username(username)?;
+    secrets::check_password(password, &[username]).map_err(|e| ApiError::bad_request("weak_password", e.to_string()))?;
+    let password_hash = tokio::task::block_in_place(|| secrets::hash_password(password))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(NewUser { id: secrets::id(), username: username.to_owned(), password_hash, role: role.name().to_owned(), created_at: now })
+}
+
+/// §7.4: no default credentials. The first administrator is created with the one-time token the
+/// server printed at first start; the token dies with its first use.
+async fn setup(State(state): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
+    let request: Setup = body(&bytes)?;
+    let stored = state.store.setting(SETUP_TOKEN_KEY).await?;
+    if stored.as_deref() != Some(secrets::sha256_hex(&request.token).as_str()) {
+        return Err(ApiError::forbidden("setup token is wrong or already used"));
+    }
+    let user = new_user(&request.username, &request.password, Role::Administrator, clock::now())?;
+    // The token is deleted in one transaction with creating the user: of two racing, one wins.
+    if !state.store.create_first_admin(&user, SETUP_TOKEN_KEY).await? {
+        return Err(ApiError::forbidden("setup token is wrong or already used"));
+    }
+    Ok((StatusCode::CREATED, Json(json!({"username": user.username, "role": user.role}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+/// Exchanges a password for an API token valid for 12 hours.
+async fn login(State(state): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
+    let request: Login = body(&bytes)?;
+    let user = state.store.user_by_name(&request.username).await?;
+    let valid = match &user {
+        Some(u) => tokio::task::block_in_place(|| secrets::verify_password(&request.password, &u.password_hash)),
+        // Hash anyway, so that the answer takes as long for an unknown user.
+        None => tokio::task::block_in_place(|| secrets::verify_password(&request.password, DUMMY_HASH)),
+    };
+    let (Some(user), true) = (user, valid) else {
+        return Err(ApiError::unauthorized("wrong username or password"));
+    };
+    let now = clock::now();
+    let token = secrets::token();
+    let expires_at = now + 12 * 3600;
+    state
+        .store
+        .create_api_token(&NewApiToken {
+            id: secrets::id(),
+            user_id: user.id,
+            name: "session".into(),
+            role: user.role.clone(),
+            token_hash: secrets::sha256_hex(&token),
+            created_at: now,
+            expires_at: Some(expires_at),
+        })
+        .await?;
+    Ok(Json(json!({"token": token, "role": user.role, "expires_at": clock::rfc3339(expires_at)})).into_response())
+}
+
+/// An argon2id hash of a random password, verified against when the user does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W7mG0L6bHq2ZkzvWv3sD0m2H1j7xq5g6cY1mQv9nB3k";
+
+#[derive(Deserialize)]
+struct CreateUser {
+    username: String,
+    password: String,
+    role: String,
+}
+
+/// Administrators add people, a second administrator among them (§14.3).
+async fn create_user(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+    let now = clock::now();
+    auth::principal(&state, &headers, now).await?.require(&[Role::Administrator])?;
+    let request: CreateUser = body(&bytes)?;
+    let role = Role::from_name(&request.role)
+        .ok_or_else(|| ApiError::bad_request("invalid_role", format!("unknown role {:?}", request.role)))?;
+    let user = new_user(&request.username, &request.password, role, now)?;
+    state.store.create_user(&user).await?;
+    Ok((StatusCode::CREATED, Json(json!({"username": user.username, "role": user.role}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct CreateToken {
+    name: String,
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+    /// A role at most as strong as the creator's; by default the creator's.
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// API tokens for scripts, scoped by role.
+async fn create_token(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::principal(&state, &headers, now).await?;
+    principal.require(READERS)?;
+    let request: CreateToken = body(&bytes)?;
+    let role = match request.role.as_deref() {
+        None => principal.role,
+        Some(name) => Role::from_name(name).ok_or_else(|| ApiError::bad_request("invalid_role", format!("unknown role {name:?}")))?,
+    };
+    // Scripts may be given less than their owner has, never more.
+    if role != principal.role && role != Role::Auditor && principal.role != Role::Administrator {
+        return Err(ApiError::forbidden(format!("{} may only make tokens with its own role or auditor", principal.username)));
+    }
+    let token = secrets::token();
+    let expires_at = request.expires_in_days.map(|d| now + d.clamp(1, 3650) * 86_400);
+    state
+        .store
+        .create_api_token(&NewApiToken {
+            id: secrets::id(),
+            user_id: principal.user_id,
+            name: request.name,
+            role: role.name().to_owned(),
+            token_hash: secrets::sha256_hex(&token),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"token": token, "role": role.name(), "expires_at": expires_at.map(clock::rfc3339)}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct CreateEnrollmentToken {
+    #[serde(default = "default_hours")]
+    expires_in_hours: i64,
+    #[serde(default = "default_uses")]
+    uses: i64,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    platform_class: String,
+    #[serde(default)]
+    environment: String,
+}
+
+fn default_hours() -> i64 {
+    24
+}
+
+fn default_uses() -> i64 {
+    1
+}
+
+async fn create_enrollment_token(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::principal(&state, &headers, now).await?;
+    principal.require(&[Role::Administrator])?;
+    let request: CreateEnrollmentToken = body(&bytes)?;
+    if !(1..=24 * 365).contains(&request.expires_in_hours) || !(1..=1_000_000).contains(&request.uses) {
+        return Err(ApiError::bad_request("invalid_token_request", "expires_in_hours must be 1–8760 and uses 1–1,000,000"));
+    }
+    let token = secrets::token();
+    let expires_at = now + request.expires_in_hours * 3600;
+    state
+        .store
+        .create_enrollment_token(&NewEnrollmentToken {
+            id: secrets::id(),
+            token_hash: secrets::sha256_hex(&token),
+            created_by: principal.user_id,
+            created_at: now,
+            expires_at,
+            uses: request.uses,
+            labels: patchwarden_store::Labels {
+                department: request.department,
+                platform_class: request.platform_class,
+                environment: request.environment,
+            },
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"token": token, "expires_at": clock::rfc3339(expires_at), "uses": request.uses}))).into_response())
+}
+
+/// An enrollment token buys a host its own credential; the token's labels go with it.
+async fn enroll(State(state): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
+    let request: EnrollRequest = body(&bytes)?;
+    if request.hostname.is_empty() || request.hostname.len() > 255 {
+        return Err(ApiError::bad_request("invalid_hostname", "hostname must be 1–255 characters"));
+    }
+    let credential = secrets::token();
+    let host = NewHost {
+        id: secrets::id(),
+        hostname: request.hostname,
+        machine_id: request.machine_id,
+        credential_hash: secrets::sha256_hex(&credential),
+    };
+    let labels = state.store.enroll_host(&secrets::sha256_hex(&request.token), &host, clock::now()).await?;
+    if labels.is_none() {
+        return Err(ApiError::forbidden("enrollment token is unknown, expired or used up"));
+    }
+    Ok((StatusCode::CREATED, Json(EnrollResponse { host_id: host.id, credential })).into_response())
+}
+
+async fn report(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+    let host_id = auth::agent(&state, &headers).await?;
+    if host_id != id {
+        return Err(ApiError::forbidden(format!("this credential belongs to host {host_id}, not {id}")));
+    }
+    let report = ingest::decode(&headers, &bytes)?;
+    let response = ingest::receive(&state, &host_id, report, clock::now()).await?;
+    Ok(Json(response).into_response())
+}
+
+async fn revoke(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::principal(&state, &headers, clock::now()).await?.require(&[Role::Administrator])?;
+    if !state.store.revoke_host(&id).await? {
+        return Err(ApiError::not_found(format!("no host {id}")));
+    }
+    Ok(Json(json!({"host": id, "revoked": true})).into_response())
+}
+
+/// Host filters: `ip` (CIDR, a–b range or address), `name` (glob), `os`, `department`, `missing`.
+#[derive(Debug, Default, Deserialize)]
+pub struct HostFilter {
+    pub ip: Option<String>,
+    pub name: Option<String>,
+    pub os: Option<String>,
+    pub department: Option<String>,
+    pub missing: Option<bool>,
+}
+
+impl HostFilter {
+    /// The hosts that pass every given filter.
+    pub fn apply(&self, hosts: Vec<HostRow>) -> Result<Vec<HostRow>, ApiError> {
+        let range = self
+            .ip
+            .as_deref()
+            .map(IpRange::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_filter", format!("ip: {e}")))?;
+        Ok(hosts
+            .into_iter()
+            .filter(|h| {
+                range.is_none_or(|r| h.addresses.iter().any(|a| a.ip.parse::<IpAddr>().is_ok_and(|ip| r.contains(ip))))
+                    && self.name.as_deref().is_none_or(|g| glob_matches(g, &h.hostname))
+                    && self.os.as_deref().is_none_or(|os| h.os.eq_ignore_ascii_case(os))
+                    && self.department.as_deref().is_none_or(|d| h.labels.department == d)
+                    && self.missing.is_none_or(|m| (h.findings > 0) == m)
+            })
+            .collect())
+    }
+}
+
+pub fn host_json(h: &HostRow) -> Value {
+    json!({
+        "id": h.id,
+        "hostname": h.hostname,
+        "os": h.os,
+        "department": h.labels.department,
+        "platform_class": h.labels.platform_class,
+        "environment": h.labels.environment,
+        "addresses": h.addresses.iter().map(|a| json!({"interface": a.interface, "ip": a.ip, "mac": a.mac})).collect::<Vec<_>>(),
+        "last_seen": h.last_seen.map(clock::rfc3339),
+        "revoked": h.revoked,
+        "packages": h.packages,
+        "missing_patches": h.findings,
+        "reports": h.last_sequence,
+        "dropped_reports": h.dropped_reports,
+    })
+}
+
+async fn hosts(State(state): State<AppState>, headers: HeaderMap, Query(filter): Query<HostFilter>) -> Result<Response, ApiError> {
+    auth::principal(&state, &headers, clock::now()).await?.require(READERS)?;
+    let hosts = filter.apply(state.store.hosts().await?)?;
+    Ok(Json(json!({"hosts": hosts.iter().map(host_json).collect::<Vec<_>>()})).into_response())
+}
+
+async fn host(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::principal(&state, &headers, clock::now()).await?.require(READERS)?;
+    let row = state.store.hosts().await?.into_iter().find(|h| h.id == id).ok_or_else(|| ApiError::not_found(format!("no host {id}")))?;
+    let facts: Value = serde_json::from_str(&state.store.host_facts(&id).await?.unwrap_or_default()).unwrap_or(Value::Null);
+    let software = state.store.host_software(&id).await?;
+    let findings = state.store.host_findings(&id).await?;
+    let mut out = host_json(&row);
+    out["hardware"] = facts["hardware"].clone();
+    out["kernel"] = facts["kernel"].clone();
+    out["fqdn"] = facts["fqdn"].clone();
+    out["software"] = software
+        .iter()
+        .map(|s| json!({"name": s.name, "version": s.version, "arch": s.arch, "source": s.source, "source_version": s.source_version, "module": s.module}))
+        .collect();
+    out["missing"] = findings.iter().map(finding_json).collect();
+    Ok(Json(out).into_response())
+}
+
+pub fn finding_json(f: &patchwarden_store::FindingRow) -> Value {
+    json!({
+        "package": f.package,
+        "source": f.source,
+        "installed": f.installed,
+        "fixed": f.fixed,
+        "advisory": f.advisory,
+        "cves": f.cves.split_whitespace().collect::<Vec<_>>(),
+        "severity": f.severity,
+        "kev": f.kev,
+        "epss": f.epss,
+    })
+}
+
+async fn patches(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::principal(&state, &headers, clock::now()).await?.require(READERS)?;
+    let patches = state.store.patches().await?;
+    let rows: Vec<Value> = patches
+        .iter()
+        .map(|p| {
+            json!({"advisory": p.advisory, "package": p.package, "fixed": p.fixed, "severity": p.severity,
+                   "kev": p.kev, "epss": p.epss, "cves": p.cves.split_whitespace().collect::<Vec<_>>(), "hosts": p.hosts})
+        })
+        .collect();
+    Ok(Json(json!({"patches": rows})).into_response())
+}
+
+async fn feeds(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::principal(&state, &headers, clock::now()).await?.require(READERS)?;
+    let sources = state.store.feed_sources().await?;
+    let advisories = state.advisories();
+    let rows: Vec<Value> = sources
+        .iter()
+        .map(|s| {
+            json!({"name": s.name, "kind": s.kind, "sha256": s.sha256, "imported_at": clock::rfc3339(s.imported_at),
+                   "url": s.url, "records": s.records, "advisories": s.advisories, "rejected": s.rejected, "last_error": s.last_error})
+        })
+        .collect();
+    Ok(Json(json!({
+        "sources": rows,
+        "advisories_in_force": advisories.index.advisories().len(),
+        "kev_entries": advisories.intel.kev.len(),
+        "epss_scores": advisories.intel.epss.len(),
+    }))
+    .into_response())
+}

@@ -1,0 +1,231 @@
+//! The patchwarden server: the agent API, the REST API, TLS, authentication and ingest.
+//!
+//! Architecture invariant: the only crate that speaks HTTP. Handlers never write SQL; they call the
+//! store, and the domain for every rule.
+
+pub mod advisories;
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod ingest;
+pub mod secrets;
+pub mod state;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use patchwarden_store::Store;
+use tokio::net::TcpListener;
+
+use crate::state::{AppState, SETUP_TOKEN_KEY};
+
+/// The OpenAPI document of `/api/v1`, served at `/api/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// `postgres://…`; the embedded SQLite database in `data_dir` when `None`.
+    pub database: Option<String>,
+    pub listen: SocketAddr,
+    /// Extra names (DNS or IP) for the generated certificate besides the listen address, `localhost`
+    /// and the machine's hostname.
+    pub names: Vec<String>,
+    /// Seconds between agent check-ins.
+    pub check_in_interval: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Store(#[from] patchwarden_store::StoreError),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("{0}")]
+    Advisories(#[from] advisories::AdvisoryError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let context = context.into();
+    move |source| ServerError::Io { context, source }
+}
+
+/// A server that is listening.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub ca_fingerprint: String,
+    pub ca_pem: String,
+    /// The one-time setup token, when no administrator exists yet (also in `DATA_DIR/setup-token`).
+    pub setup_token: Option<String>,
+    pub store: Store,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, and waits for the accept loop to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        self.store.close().await;
+    }
+}
+
+pub async fn open_store(config: &Config) -> Result<Store, ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(io(format!("creating {}", config.data_dir.display())))?;
+    Ok(match &config.database {
+        Some(url) => Store::open(url).await?,
+        None => Store::open_sqlite(&config.data_dir).await?,
+    })
+}
+
+/// Makes the one-time setup token if no administrator exists and none is pending.
+async fn ensure_setup_token(store: &Store, config: &Config) -> Result<Option<String>, ServerError> {
+    if store.user_count().await? > 0 {
+        let _ = std::fs::remove_file(config.data_dir.join("setup-token"));
+        return Ok(None);
+    }
+    let token = secrets::token();
+    store.set_setting(SETUP_TOKEN_KEY, &secrets::sha256_hex(&token)).await?;
+    let path = config.data_dir.join("setup-token");
+    let _ = std::fs::remove_file(&path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(io(format!("writing {}", path.display())))?;
+    std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes()).map_err(io(format!("writing {}", path.display())))?;
+    Ok(Some(token))
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty())
+}
+
+/// Opens the database, migrates it, loads TLS and the advisories, and starts listening.
+pub async fn start(config: Config) -> Result<Running, ServerError> {
+    let store = open_store(&config).await?;
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    names.push(config.listen.ip().to_string());
+    names.extend(hostname());
+    names.extend(config.names.iter().cloned());
+    names.dedup();
+    let material = tls::load_or_create(&config.data_dir.join("tls"), &names)?;
+    let setup_token = ensure_setup_token(&store, &config).await?;
+    let advisories = advisories::load(&store).await?;
+    let state = AppState {
+        store: store.clone(),
+        advisories: Arc::new(RwLock::new(Arc::new(advisories))),
+        check_in_interval: config.check_in_interval,
+        ca_pem: material.ca_pem.clone().into(),
+    };
+    let listener = TcpListener::bind(config.listen).await.map_err(io(format!("listening on {}", config.listen)))?;
+    let addr = listener.local_addr().map_err(io("reading the listen address"))?;
+    let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&material.config));
+    let app = api::router(state.clone());
+    let reload_state = state.clone();
+    let task = tokio::spawn(async move {
+        let mut reload = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = reload.tick() => reload_if_changed(&reload_state).await,
+                accepted = listener.accept() => {
+                    let Ok((tcp, _peer)) = accepted else { continue };
+                    let acceptor = acceptor.clone();
+                    let app = app.clone();
+                    tokio::spawn(async move {
+                        // A client that fails the handshake is dropped; it gets no HTTP at all.
+                        let Ok(tls) = acceptor.accept(tcp).await else { return };
+                        let service = hyper_util::service::TowerToHyperService::new(app);
+                        let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                        let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
+                    });
+                }
+            }
+        }
+    });
+    Ok(Running { addr, ca_fingerprint: material.ca_fingerprint, ca_pem: material.ca_pem, setup_token, store, shutdown, task })
+}
+
+/// Another process (the CLI's `feeds import`, a second server) changed the feed sources: load them
+/// and recompute every host's findings.
+async fn reload_if_changed(state: &AppState) {
+    let Ok(generation) = state.store.setting(advisories::GENERATION_KEY).await else { return };
+    let generation = generation.unwrap_or_default();
+    if generation == state.advisories().generation {
+        return;
+    }
+    if let Ok(fresh) = advisories::load(&state.store).await {
+        if advisories::recompute_all(&state.store, &fresh).await.is_ok() {
+            state.set_advisories(fresh);
+        }
+    }
+}
+
+/// Imports advisory sources (files or directories) into the store, then recomputes every host's
+/// findings and tells running servers to reload. Sources are checked before anything is stored.
+pub async fn import_feeds(store: &Store, paths: &[PathBuf], now: i64) -> Result<Vec<patchwarden_store::FeedSource>, ServerError> {
+    let limits = patchwarden_feeds::Limits::default();
+    let mut sources = Vec::new();
+    for path in paths {
+        let files = if path.is_dir() { json_files(path)? } else { vec![path.clone()] };
+        for file in files {
+            let content = patchwarden_feeds::input::read_file(&file, limits.file_bytes).map_err(advisories::AdvisoryError::from_input)?;
+            let name = file.display().to_string();
+            let kind = advisories::kind_of(&name);
+            let mut source = patchwarden_store::FeedSource {
+                sha256: secrets::sha256_hex(&content),
+                name,
+                kind: kind.to_owned(),
+                content,
+                imported_at: now,
+                url: None,
+                etag: None,
+                last_modified: None,
+                records: 0,
+                advisories: 0,
+                rejected: 0,
+                last_error: None,
+            };
+            // Check it parses on its own before storing it.
+            let report = advisories::check_source(&source)?;
+            source.records = i64::try_from(report.records).unwrap_or(i64::MAX);
+            source.advisories = i64::try_from(report.advisories).unwrap_or(i64::MAX);
+            source.rejected = i64::try_from(report.rejected.len()).unwrap_or(i64::MAX);
+            sources.push(source);
+        }
+    }
+    for source in &sources {
+        store.put_feed_source(source).await?;
+    }
+    let generation = secrets::id();
+    store.set_setting(advisories::GENERATION_KEY, &generation).await?;
+    let fresh = advisories::load(store).await?;
+    advisories::recompute_all(store, &fresh).await?;
+    Ok(sources)
+}
+
+fn json_files(dir: &std::path::Path) -> Result<Vec<PathBuf>, ServerError> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).map_err(io(format!("reading {}", next.display())))? {
+            let path = entry.map_err(io(format!("reading {}", next.display())))?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
