@@ -8,6 +8,6 @@ pub mod advisory;
 pub mod ecosystem;
 pub mod inventory;
 pub mod matching;
+pub mod selector;
 pub mod text;
 pub mod version;
-pub mod selector;

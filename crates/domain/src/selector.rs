@@ -18,7 +18,10 @@ pub struct SelectorError {
 }
 
 fn error(column: usize, message: impl Into<String>) -> SelectorError {
-    SelectorError { column, message: message.into() }
+    SelectorError {
+        column,
+        message: message.into(),
+    }
 }
 
 fn to_bits(ip: IpAddr) -> (u128, u32) {
@@ -40,25 +43,43 @@ impl IpRange {
     /// `10.1.0.0/16`, `10.1.2.3-10.1.2.40`, or one address.
     pub fn parse(text: &str) -> Result<IpRange, SelectorError> {
         let address = |s: &str, column: usize| {
-            s.trim().parse::<IpAddr>().map_err(|_| error(column, format!("{:?} is not an IP address", s.trim())))
+            s.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| error(column, format!("{:?} is not an IP address", s.trim())))
         };
         if let Some((base, prefix)) = text.split_once('/') {
             let ip = address(base, 1)?;
             let (bits, width) = to_bits(ip);
             let column = base.len() + 2;
-            let prefix: u32 = prefix.trim().parse().map_err(|_| error(column, format!("{prefix:?} is not a prefix length")))?;
+            let prefix: u32 = prefix
+                .trim()
+                .parse()
+                .map_err(|_| error(column, format!("{prefix:?} is not a prefix length")))?;
             if prefix > width {
-                return Err(error(column, format!("prefix /{prefix} is longer than {width} bits")));
+                return Err(error(
+                    column,
+                    format!("prefix /{prefix} is longer than {width} bits"),
+                ));
             }
             let host_bits = width - prefix;
-            let mask = if host_bits >= 128 { u128::MAX } else { (1u128 << host_bits) - 1 };
+            let mask = if host_bits >= 128 {
+                u128::MAX
+            } else {
+                (1u128 << host_bits) - 1
+            };
             let v4 = width == 32;
-            return Ok(IpRange { first: from_bits(bits & !mask, v4), last: from_bits(bits | mask, v4) });
+            return Ok(IpRange {
+                first: from_bits(bits & !mask, v4),
+                last: from_bits(bits | mask, v4),
+            });
         }
         if let Some((a, b)) = text.split_once('-') {
             let (first, last) = (address(a, 1)?, address(b, a.len() + 2)?);
             if first.is_ipv4() != last.is_ipv4() {
-                return Err(error(a.len() + 2, "a range's ends must both be IPv4 or both IPv6"));
+                return Err(error(
+                    a.len() + 2,
+                    "a range's ends must both be IPv4 or both IPv6",
+                ));
             }
             if to_bits(first).0 > to_bits(last).0 {
                 return Err(error(a.len() + 2, "a range must start at its lower end"));
@@ -66,7 +87,10 @@ impl IpRange {
             return Ok(IpRange { first, last });
         }
         let ip = address(text, 1)?;
-        Ok(IpRange { first: ip, last: ip })
+        Ok(IpRange {
+            first: ip,
+            last: ip,
+        })
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -78,8 +102,10 @@ impl IpRange {
 /// Shell-style glob over machine names: `*` any run, `?` one character; case-insensitive, as DNS
 /// and NetBIOS names are.
 pub fn glob_matches(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) =
-        (pattern.to_lowercase().chars().collect(), name.to_lowercase().chars().collect());
+    let (p, n): (Vec<char>, Vec<char>) = (
+        pattern.to_lowercase().chars().collect(),
+        name.to_lowercase().chars().collect(),
+    );
     let (mut pi, mut ni) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ni < n.len() {
@@ -117,7 +143,11 @@ mod tests {
         let r = IpRange::parse("192.168.1.10-192.168.1.20").unwrap();
         assert!(r.contains("192.168.1.20".parse().unwrap()));
         assert!(!r.contains("192.168.1.21".parse().unwrap()));
-        assert!(IpRange::parse("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(
+            IpRange::parse("::1")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
         assert_eq!(IpRange::parse("10.0.0.0/33").unwrap_err().column, 10);
         assert_eq!(IpRange::parse("10.0.0.9-10.0.0.1").unwrap_err().column, 10);
         assert_eq!(IpRange::parse("10.0.0.x").unwrap_err().column, 1);

@@ -117,7 +117,8 @@ impl Importer {
     /// index it must start with the release's codename.
     pub fn import_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), FeedError> {
         let path = Path::new(name);
-        let bytes = input::gunzip_if_compressed(bytes, &self.limits).map_err(|p| InputError::new(path, p))?;
+        let bytes = input::gunzip_if_compressed(bytes, &self.limits)
+            .map_err(|p| InputError::new(path, p))?;
         if bytes.starts_with(b"PK\x03\x04") {
             return self.import_zip(path, bytes.into_owned());
         }
@@ -127,11 +128,18 @@ impl Importer {
             return Ok(());
         }
         if bytes.starts_with(b"Package:") {
-            let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let file_name = file_name.trim_end_matches(".gz");
-            let text = patchwarden_domain::text::decode(&bytes).map_err(|e| InputError::new(path, e))?;
-            let advisory = debian_index::parse(file_name, text)
-                .map_err(|error| FeedError::Index { path: path.to_owned(), error })?;
+            let text =
+                patchwarden_domain::text::decode(&bytes).map_err(|e| InputError::new(path, e))?;
+            let advisory =
+                debian_index::parse(file_name, text).map_err(|error| FeedError::Index {
+                    path: path.to_owned(),
+                    error,
+                })?;
             self.report.records += 1;
             self.keep(advisory);
             return Ok(());

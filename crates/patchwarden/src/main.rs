@@ -4,6 +4,7 @@
 //! become `anyhow` here and nowhere else.
 
 mod assess;
+mod serve;
 mod version_cmd;
 
 use std::process::ExitCode;
@@ -30,6 +31,19 @@ enum Command {
         #[command(subcommand)]
         command: version_cmd::Command,
     },
+    /// Run the server: agent API, REST API, TLS (its own CA unless given one).
+    Serve(serve::ServeArgs),
+    /// Advisory sources in the server's database.
+    Feeds {
+        #[command(subcommand)]
+        command: serve::FeedsCommand,
+    },
+    /// Hosts in the server's database, filtered by IP range, name glob, OS, department (§7.2).
+    Hosts(serve::HostsArgs),
+    /// One host: addresses, software versions and missing patches, as JSON.
+    Host(serve::HostArgs),
+    /// Missing patches with the number of hosts missing each.
+    Patches(serve::PatchesArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +51,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Assess(args) => assess::run(&args),
         Command::Version { command } => version_cmd::run(&command),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Feeds { command } => serve::feeds(&command),
+        Command::Hosts(args) => serve::hosts(&args),
+        Command::Host(args) => serve::host(&args),
+        Command::Patches(args) => serve::patches(&args),
     };
     match result {
         Ok(code) => code,

@@ -69,18 +69,33 @@ pub fn build(sources: &[FeedSource], generation: String) -> Result<Advisories, A
     let mut importer = Importer::new(limits);
     let mut intel = ThreatIntel::default();
     for source in sources {
-        let fail = |message: String| AdvisoryError::Source { name: source.name.clone(), message };
+        let fail = |message: String| AdvisoryError::Source {
+            name: source.name.clone(),
+            message,
+        };
         match source.kind.as_str() {
-            "kev" => intel.kev.extend(patchwarden_feeds::parse_kev(&source.content).map_err(|e| fail(e.to_string()))?),
+            "kev" => intel.kev.extend(
+                patchwarden_feeds::parse_kev(&source.content).map_err(|e| fail(e.to_string()))?,
+            ),
             "epss" => {
-                let bytes = patchwarden_feeds::input::gunzip_if_compressed(&source.content, &limits).map_err(|e| fail(e.to_string()))?;
-                intel.epss.extend(patchwarden_feeds::parse_epss(&bytes).map_err(|e| fail(e.to_string()))?);
+                let bytes =
+                    patchwarden_feeds::input::gunzip_if_compressed(&source.content, &limits)
+                        .map_err(|e| fail(e.to_string()))?;
+                intel.epss.extend(
+                    patchwarden_feeds::parse_epss(&bytes).map_err(|e| fail(e.to_string()))?,
+                );
             }
-            _ => importer.import_bytes(&source.name, &source.content).map_err(|e| fail(e.to_string()))?,
+            _ => importer
+                .import_bytes(&source.name, &source.content)
+                .map_err(|e| fail(e.to_string()))?,
         }
     }
     let (advisories, _report) = importer.finish();
-    Ok(Advisories { index: AdvisoryIndex::new(advisories), intel, generation })
+    Ok(Advisories {
+        index: AdvisoryIndex::new(advisories),
+        intel,
+        generation,
+    })
 }
 
 /// Loads the advisories from the store.
@@ -121,8 +136,15 @@ pub fn finding_row(f: &Finding) -> FindingRow {
 }
 
 /// The findings of one host's packages.
-pub fn findings(advisories: &Advisories, ecosystem: &Ecosystem, packages: &[InstalledPackage]) -> Vec<FindingRow> {
-    assess_host(&advisories.index, &advisories.intel, ecosystem, packages).iter().map(finding_row).collect()
+pub fn findings(
+    advisories: &Advisories,
+    ecosystem: &Ecosystem,
+    packages: &[InstalledPackage],
+) -> Vec<FindingRow> {
+    assess_host(&advisories.index, &advisories.intel, ecosystem, packages)
+        .iter()
+        .map(finding_row)
+        .collect()
 }
 
 /// Recomputes every host's findings against `advisories`.
@@ -130,10 +152,17 @@ pub async fn recompute_all(store: &Store, advisories: &Advisories) -> Result<usi
     let mut by_ecosystem: HashMap<String, Option<Ecosystem>> = HashMap::new();
     let mut hosts = 0;
     for host in store.hosts().await? {
-        let ecosystem = by_ecosystem.entry(host.os.clone()).or_insert_with(|| Ecosystem::parse(&host.os).ok());
-        let Some(ecosystem) = ecosystem.clone() else { continue };
+        let ecosystem = by_ecosystem
+            .entry(host.os.clone())
+            .or_insert_with(|| Ecosystem::parse(&host.os).ok());
+        let Some(ecosystem) = ecosystem.clone() else {
+            continue;
+        };
         let software = store.host_software(&host.id).await?;
-        let packages: Vec<InstalledPackage> = software.iter().filter_map(|row| installed(row, &ecosystem)).collect();
+        let packages: Vec<InstalledPackage> = software
+            .iter()
+            .filter_map(|row| installed(row, &ecosystem))
+            .collect();
         let rows = tokio::task::block_in_place(|| findings(advisories, &ecosystem, &packages));
         store.set_findings(&host.id, &rows).await?;
         hosts += 1;

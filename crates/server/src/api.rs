@@ -46,7 +46,10 @@ const READERS: &[Role] = &Role::ALL;
 
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
-        .route("/api/v1/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route(
+            "/api/v1/health",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/setup", post(setup))
         .route("/api/v1/sessions", post(login))
@@ -76,7 +79,11 @@ async fn openapi() -> Response {
 }
 
 async fn ca(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/x-pem-file")], state.ca_pem.to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        state.ca_pem.to_string(),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -88,16 +95,32 @@ struct Setup {
 
 fn check_username(username: &str) -> Result<(), ApiError> {
     let ok = (1..=64).contains(&username.len())
-        && username.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
-    if ok { Ok(()) } else { Err(ApiError::bad_request("invalid_username", "username must be 1–64 letters, digits, . _ - or @")) }
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_username",
+            "username must be 1–64 letters, digits, . _ - or @",
+        ))
+    }
 }
 
 fn new_user(username: &str, password: &str, role: Role, now: i64) -> Result<NewUser, ApiError> {
     check_username(username)?;
-    secrets::check_password(password, &[username]).map_err(|e| ApiError::bad_request("weak_password", e.to_string()))?;
+    secrets::check_password(password, &[username])
+        .map_err(|e| ApiError::bad_request("weak_password", e.to_string()))?;
     let password_hash = tokio::task::block_in_place(|| secrets::hash_password(password))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    Ok(NewUser { id: secrets::id(), username: username.to_owned(), password_hash, role: role.name().to_owned(), created_at: now })
+    Ok(NewUser {
+        id: secrets::id(),
+        username: username.to_owned(),
+        password_hash,
+        role: role.name().to_owned(),
+        created_at: now,
+    })
 }
 
 /// §7.4: no default credentials. The first administrator is created with the one-time token the
@@ -108,12 +131,25 @@ async fn setup(State(state): State<AppState>, bytes: Bytes) -> Result<Response, 
     if stored.as_deref() != Some(secrets::sha256_hex(&request.token).as_str()) {
         return Err(ApiError::forbidden("setup token is wrong or already used"));
     }
-    let user = new_user(&request.username, &request.password, Role::Administrator, clock::now())?;
+    let user = new_user(
+        &request.username,
+        &request.password,
+        Role::Administrator,
+        clock::now(),
+    )?;
     // The token is deleted in one transaction with creating the user: of two racing, one wins.
-    if !state.store.create_first_admin(&user, SETUP_TOKEN_KEY).await? {
+    if !state
+        .store
+        .create_first_admin(&user, SETUP_TOKEN_KEY)
+        .await?
+    {
         return Err(ApiError::forbidden("setup token is wrong or already used"));
     }
-    Ok((StatusCode::CREATED, Json(json!({"username": user.username, "role": user.role}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"username": user.username, "role": user.role})),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -127,9 +163,13 @@ async fn login(State(state): State<AppState>, bytes: Bytes) -> Result<Response, 
     let request: Login = body(&bytes)?;
     let user = state.store.user_by_name(&request.username).await?;
     let valid = match &user {
-        Some(u) => tokio::task::block_in_place(|| secrets::verify_password(&request.password, &u.password_hash)),
+        Some(u) => tokio::task::block_in_place(|| {
+            secrets::verify_password(&request.password, &u.password_hash)
+        }),
         // Hash anyway, so that the answer takes as long for an unknown user.
-        None => tokio::task::block_in_place(|| secrets::verify_password(&request.password, DUMMY_HASH)),
+        None => {
+            tokio::task::block_in_place(|| secrets::verify_password(&request.password, DUMMY_HASH))
+        }
     };
     let (Some(user), true) = (user, valid) else {
         return Err(ApiError::unauthorized("wrong username or password"));
@@ -149,7 +189,10 @@ async fn login(State(state): State<AppState>, bytes: Bytes) -> Result<Response, 
             expires_at: Some(expires_at),
         })
         .await?;
-    Ok(Json(json!({"token": token, "role": user.role, "expires_at": clock::rfc3339(expires_at)})).into_response())
+    Ok(
+        Json(json!({"token": token, "role": user.role, "expires_at": clock::rfc3339(expires_at)}))
+            .into_response(),
+    )
 }
 
 /// An argon2id hash of a random password, verified against when the user does not exist.
@@ -163,15 +206,26 @@ struct CreateUser {
 }
 
 /// Administrators add people, a second administrator among them (§14.3).
-async fn create_user(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+async fn create_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
     let now = clock::now();
-    auth::principal(&state, &headers, now).await?.require(&[Role::Administrator])?;
+    auth::principal(&state, &headers, now)
+        .await?
+        .require(&[Role::Administrator])?;
     let request: CreateUser = body(&bytes)?;
-    let role = Role::from_name(&request.role)
-        .ok_or_else(|| ApiError::bad_request("invalid_role", format!("unknown role {:?}", request.role)))?;
+    let role = Role::from_name(&request.role).ok_or_else(|| {
+        ApiError::bad_request("invalid_role", format!("unknown role {:?}", request.role))
+    })?;
     let user = new_user(&request.username, &request.password, role, now)?;
     state.store.create_user(&user).await?;
-    Ok((StatusCode::CREATED, Json(json!({"username": user.username, "role": user.role}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"username": user.username, "role": user.role})),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -185,21 +239,32 @@ struct CreateToken {
 }
 
 /// API tokens for scripts, scoped by role.
-async fn create_token(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
     let now = clock::now();
     let principal = auth::principal(&state, &headers, now).await?;
     principal.require(READERS)?;
     let request: CreateToken = body(&bytes)?;
     let role = match request.role.as_deref() {
         None => principal.role,
-        Some(name) => Role::from_name(name).ok_or_else(|| ApiError::bad_request("invalid_role", format!("unknown role {name:?}")))?,
+        Some(name) => Role::from_name(name).ok_or_else(|| {
+            ApiError::bad_request("invalid_role", format!("unknown role {name:?}"))
+        })?,
     };
     // Scripts may be given less than their owner has, never more.
     if role != principal.role && role != Role::Auditor && principal.role != Role::Administrator {
-        return Err(ApiError::forbidden(format!("{} may only make tokens with its own role or auditor", principal.username)));
+        return Err(ApiError::forbidden(format!(
+            "{} may only make tokens with its own role or auditor",
+            principal.username
+        )));
     }
     let token = secrets::token();
-    let expires_at = request.expires_in_days.map(|d| now + d.clamp(1, 3650) * 86_400);
+    let expires_at = request
+        .expires_in_days
+        .map(|d| now + d.clamp(1, 3650) * 86_400);
     state
         .store
         .create_api_token(&NewApiToken {
@@ -237,13 +302,22 @@ fn default_uses() -> i64 {
     1
 }
 
-async fn create_enrollment_token(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+async fn create_enrollment_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
     let now = clock::now();
     let principal = auth::principal(&state, &headers, now).await?;
     principal.require(&[Role::Administrator])?;
     let request: CreateEnrollmentToken = body(&bytes)?;
-    if !(1..=24 * 365).contains(&request.expires_in_hours) || !(1..=1_000_000).contains(&request.uses) {
-        return Err(ApiError::bad_request("invalid_token_request", "expires_in_hours must be 1–8760 and uses 1–1,000,000"));
+    if !(1..=24 * 365).contains(&request.expires_in_hours)
+        || !(1..=1_000_000).contains(&request.uses)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_token_request",
+            "expires_in_hours must be 1–8760 and uses 1–1,000,000",
+        ));
     }
     let token = secrets::token();
     let expires_at = now + request.expires_in_hours * 3600;
@@ -263,14 +337,23 @@ async fn create_enrollment_token(State(state): State<AppState>, headers: HeaderM
             },
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"token": token, "expires_at": clock::rfc3339(expires_at), "uses": request.uses}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"token": token, "expires_at": clock::rfc3339(expires_at), "uses": request.uses}),
+        ),
+    )
+        .into_response())
 }
 
 /// An enrollment token buys a host its own credential; the token's labels go with it.
 async fn enroll(State(state): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
     let request: EnrollRequest = body(&bytes)?;
     if request.hostname.is_empty() || request.hostname.len() > 255 {
-        return Err(ApiError::bad_request("invalid_hostname", "hostname must be 1–255 characters"));
+        return Err(ApiError::bad_request(
+            "invalid_hostname",
+            "hostname must be 1–255 characters",
+        ));
     }
     let credential = secrets::token();
     let host = NewHost {
@@ -279,25 +362,50 @@ async fn enroll(State(state): State<AppState>, bytes: Bytes) -> Result<Response,
         machine_id: request.machine_id,
         credential_hash: secrets::sha256_hex(&credential),
     };
-    let labels = state.store.enroll_host(&secrets::sha256_hex(&request.token), &host, clock::now()).await?;
+    let labels = state
+        .store
+        .enroll_host(&secrets::sha256_hex(&request.token), &host, clock::now())
+        .await?;
     if labels.is_none() {
-        return Err(ApiError::forbidden("enrollment token is unknown, expired or used up"));
+        return Err(ApiError::forbidden(
+            "enrollment token is unknown, expired or used up",
+        ));
     }
-    Ok((StatusCode::CREATED, Json(EnrollResponse { host_id: host.id, credential })).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrollResponse {
+            host_id: host.id,
+            credential,
+        }),
+    )
+        .into_response())
 }
 
-async fn report(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+async fn report(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
     let host_id = auth::agent(&state, &headers).await?;
     if host_id != id {
-        return Err(ApiError::forbidden(format!("this credential belongs to host {host_id}, not {id}")));
+        return Err(ApiError::forbidden(format!(
+            "this credential belongs to host {host_id}, not {id}"
+        )));
     }
     let report = ingest::decode(&headers, &bytes)?;
     let response = ingest::receive(&state, &host_id, report, clock::now()).await?;
     Ok(Json(response).into_response())
 }
 
-async fn revoke(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now()).await?.require(&[Role::Administrator])?;
+async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::principal(&state, &headers, clock::now())
+        .await?
+        .require(&[Role::Administrator])?;
     if !state.store.revoke_host(&id).await? {
         return Err(ApiError::not_found(format!("no host {id}")));
     }
@@ -326,10 +434,22 @@ impl HostFilter {
         Ok(hosts
             .into_iter()
             .filter(|h| {
-                range.is_none_or(|r| h.addresses.iter().any(|a| a.ip.parse::<IpAddr>().is_ok_and(|ip| r.contains(ip))))
-                    && self.name.as_deref().is_none_or(|g| glob_matches(g, &h.hostname))
-                    && self.os.as_deref().is_none_or(|os| h.os.eq_ignore_ascii_case(os))
-                    && self.department.as_deref().is_none_or(|d| h.labels.department == d)
+                range.is_none_or(|r| {
+                    h.addresses
+                        .iter()
+                        .any(|a| a.ip.parse::<IpAddr>().is_ok_and(|ip| r.contains(ip)))
+                }) && self
+                    .name
+                    .as_deref()
+                    .is_none_or(|g| glob_matches(g, &h.hostname))
+                    && self
+                        .os
+                        .as_deref()
+                        .is_none_or(|os| h.os.eq_ignore_ascii_case(os))
+                    && self
+                        .department
+                        .as_deref()
+                        .is_none_or(|d| h.labels.department == d)
                     && self.missing.is_none_or(|m| (h.findings > 0) == m)
             })
             .collect())
@@ -354,16 +474,36 @@ pub fn host_json(h: &HostRow) -> Value {
     })
 }
 
-async fn hosts(State(state): State<AppState>, headers: HeaderMap, Query(filter): Query<HostFilter>) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now()).await?.require(READERS)?;
+async fn hosts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(filter): Query<HostFilter>,
+) -> Result<Response, ApiError> {
+    auth::principal(&state, &headers, clock::now())
+        .await?
+        .require(READERS)?;
     let hosts = filter.apply(state.store.hosts().await?)?;
     Ok(Json(json!({"hosts": hosts.iter().map(host_json).collect::<Vec<_>>()})).into_response())
 }
 
-async fn host(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now()).await?.require(READERS)?;
-    let row = state.store.hosts().await?.into_iter().find(|h| h.id == id).ok_or_else(|| ApiError::not_found(format!("no host {id}")))?;
-    let facts: Value = serde_json::from_str(&state.store.host_facts(&id).await?.unwrap_or_default()).unwrap_or(Value::Null);
+async fn host(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::principal(&state, &headers, clock::now())
+        .await?
+        .require(READERS)?;
+    let row = state
+        .store
+        .hosts()
+        .await?
+        .into_iter()
+        .find(|h| h.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no host {id}")))?;
+    let facts: Value =
+        serde_json::from_str(&state.store.host_facts(&id).await?.unwrap_or_default())
+            .unwrap_or(Value::Null);
     let software = state.store.host_software(&id).await?;
     let findings = state.store.host_findings(&id).await?;
     let mut out = host_json(&row);
@@ -393,7 +533,9 @@ pub fn finding_json(f: &patchwarden_store::FindingRow) -> Value {
 }
 
 async fn patches(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now()).await?.require(READERS)?;
+    auth::principal(&state, &headers, clock::now())
+        .await?
+        .require(READERS)?;
     let patches = state.store.patches().await?;
     let rows: Vec<Value> = patches
         .iter()
@@ -406,7 +548,9 @@ async fn patches(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
 }
 
 async fn feeds(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now()).await?.require(READERS)?;
+    auth::principal(&state, &headers, clock::now())
+        .await?
+        .require(READERS)?;
     let sources = state.store.feed_sources().await?;
     let advisories = state.advisories();
     let rows: Vec<Value> = sources

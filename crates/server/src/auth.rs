@@ -58,7 +58,12 @@ impl Principal {
             Ok(())
         } else {
             let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
-            Err(ApiError::forbidden(format!("this needs the role {}; {} has {}", names.join(" or "), self.username, self.role.name())))
+            Err(ApiError::forbidden(format!(
+                "this needs the role {}; {} has {}",
+                names.join(" or "),
+                self.username,
+                self.role.name()
+            )))
         }
     }
 }
@@ -66,7 +71,9 @@ impl Principal {
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("no Authorization header: send `Authorization: Bearer TOKEN`"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized("no Authorization header: send `Authorization: Bearer TOKEN`")
+        })?;
     value
         .to_str()
         .ok()
@@ -77,15 +84,24 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 /// The person or script behind an API token.
-pub async fn principal(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Principal, ApiError> {
+pub async fn principal(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Principal, ApiError> {
     let token = bearer(headers)?;
     let owner = state
         .store
         .api_token(&sha256_hex(token), now)
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked token"))?;
-    let role = Role::from_name(&owner.role).ok_or_else(|| ApiError::forbidden(format!("unknown role {}", owner.role)))?;
-    Ok(Principal { user_id: owner.user_id, username: owner.username, role })
+    let role = Role::from_name(&owner.role)
+        .ok_or_else(|| ApiError::forbidden(format!("unknown role {}", owner.role)))?;
+    Ok(Principal {
+        user_id: owner.user_id,
+        username: owner.username,
+        role,
+    })
 }
 
 /// The host whose credential this is; revoked and unknown credentials are refused.
@@ -95,5 +111,7 @@ pub async fn agent(state: &AppState, headers: &HeaderMap) -> Result<String, ApiE
         .store
         .host_for_credential(&sha256_hex(credential))
         .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown or revoked host credential: enroll the host again"))
+        .ok_or_else(|| {
+            ApiError::unauthorized("unknown or revoked host credential: enroll the host again")
+        })
 }

@@ -34,9 +34,9 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Report, ApiError> {
     let mut plain = Vec::new();
     let json: &[u8] = if gzip {
         let mut decoder = flate2::read::GzDecoder::new(body).take(MAX_REPORT_BYTES + 1);
-        decoder
-            .read_to_end(&mut plain)
-            .map_err(|e| ApiError::bad_request("bad_encoding", format!("body is not valid gzip: {e}")))?;
+        decoder.read_to_end(&mut plain).map_err(|e| {
+            ApiError::bad_request("bad_encoding", format!("body is not valid gzip: {e}"))
+        })?;
         if plain.len() as u64 > MAX_REPORT_BYTES {
             return Err(ApiError::too_large(MAX_REPORT_BYTES as usize));
         }
@@ -45,45 +45,93 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Report, ApiError> {
         body
     };
     serde_json::from_slice(json).map_err(|e| {
-        ApiError::bad_request("invalid_report", format!("report is not valid: {e} (line {}, column {})", e.line(), e.column()))
+        ApiError::bad_request(
+            "invalid_report",
+            format!(
+                "report is not valid: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
     })
 }
 
+/// A report's checked contents: the host's ecosystem and, when sent, its packages.
+struct Checked {
+    ecosystem: Option<Ecosystem>,
+    inventory: Option<(InventoryFormat, Vec<InstalledPackage>)>,
+}
+
 /// Checks a report against what the domain needs; nothing is stored unless all of it is good.
-fn check(report: &Report) -> Result<(Option<Ecosystem>, Option<(InventoryFormat, Vec<InstalledPackage>)>), ApiError> {
-    let invalid = |message: String| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_report", message);
+fn check(report: &Report) -> Result<Checked, ApiError> {
+    let invalid = |message: String| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_report",
+            message,
+        )
+    };
     if report.sequence == 0 || i64::try_from(report.sequence).is_err() {
-        return Err(invalid(format!("sequence must be from 1 to {}, found {}", i64::MAX, report.sequence)));
+        return Err(invalid(format!(
+            "sequence must be from 1 to {}, found {}",
+            i64::MAX,
+            report.sequence
+        )));
     }
     if report.created_at.parse::<jiff::Timestamp>().is_err() {
-        return Err(invalid(format!("created_at {:?} is not an RFC 3339 time", report.created_at)));
+        return Err(invalid(format!(
+            "created_at {:?} is not an RFC 3339 time",
+            report.created_at
+        )));
     }
     let ecosystem = if report.facts.os.is_empty() {
         None
     } else {
         Some(Ecosystem::parse(&report.facts.os).map_err(|e| invalid(format!("facts.os: {e}")))?)
     };
-    let Some(inventory) = &report.inventory else { return Ok((ecosystem, None)) };
+    let Some(inventory) = &report.inventory else {
+        return Ok(Checked {
+            ecosystem,
+            inventory: None,
+        });
+    };
     if inventory_hash(inventory) != report.inventory_hash {
-        return Err(invalid("inventory_hash is not the SHA-256 of the inventory sent".into()));
+        return Err(invalid(
+            "inventory_hash is not the SHA-256 of the inventory sent".into(),
+        ));
     }
-    let format = InventoryFormat::from_name(&inventory.format)
-        .ok_or_else(|| invalid(format!("inventory.format {:?} is not dpkg-status, rpm-qa or apk", inventory.format)))?;
+    let format = InventoryFormat::from_name(&inventory.format).ok_or_else(|| {
+        invalid(format!(
+            "inventory.format {:?} is not dpkg-status, rpm-qa or apk",
+            inventory.format
+        ))
+    })?;
     let Some(host_ecosystem) = &ecosystem else {
-        return Err(invalid("an inventory needs facts.os, the host's ecosystem".into()));
+        return Err(invalid(
+            "an inventory needs facts.os, the host's ecosystem".into(),
+        ));
     };
     if host_ecosystem.scheme() != format.scheme() {
-        return Err(invalid(format!("inventory.format {} does not fit facts.os {host_ecosystem}", inventory.format)));
+        return Err(invalid(format!(
+            "inventory.format {} does not fit facts.os {host_ecosystem}",
+            inventory.format
+        )));
     }
     let scheme = format.scheme();
     let mut packages = Vec::with_capacity(inventory.packages.len());
     for (index, p) in inventory.packages.iter().enumerate() {
         let version = |text: &str| {
-            Version::parse(scheme, text)
-                .map_err(|e| invalid(format!("inventory.packages[{index}] ({}): version {text:?}: {e}", p.name)))
+            Version::parse(scheme, text).map_err(|e| {
+                invalid(format!(
+                    "inventory.packages[{index}] ({}): version {text:?}: {e}",
+                    p.name
+                ))
+            })
         };
         if p.name.is_empty() {
-            return Err(invalid(format!("inventory.packages[{index}]: name is empty")));
+            return Err(invalid(format!(
+                "inventory.packages[{index}]: name is empty"
+            )));
         }
         packages.push(InstalledPackage {
             name: p.name.clone(),
@@ -94,18 +142,35 @@ fn check(report: &Report) -> Result<(Option<Ecosystem>, Option<(InventoryFormat,
             module: p.module.clone(),
         });
     }
-    Ok((ecosystem, Some((format, packages))))
+    Ok(Checked {
+        ecosystem,
+        inventory: Some((format, packages)),
+    })
 }
 
 /// Stores one report of `host_id` and says what the agent should do next.
-pub async fn receive(state: &AppState, host_id: &str, report: Report, now: i64) -> Result<ReportResponse, ApiError> {
-    let (ecosystem, inventory) = check(&report)?;
-    let host = state.store.host_state(host_id).await?.ok_or_else(|| ApiError::not_found(format!("no host {host_id}")))?;
+pub async fn receive(
+    state: &AppState,
+    host_id: &str,
+    report: Report,
+    now: i64,
+) -> Result<ReportResponse, ApiError> {
+    let Checked {
+        ecosystem,
+        inventory,
+    } = check(&report)?;
+    let host = state
+        .store
+        .host_state(host_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no host {host_id}")))?;
     let advisories = state.advisories();
     let has_inventory = inventory.is_some();
     let (inventory_record, findings) = match (inventory, &ecosystem) {
         (Some((format, packages)), Some(ecosystem)) => {
-            let findings = tokio::task::block_in_place(|| advisories::findings(&advisories, ecosystem, &packages));
+            let findings = tokio::task::block_in_place(|| {
+                advisories::findings(&advisories, ecosystem, &packages)
+            });
             let record = InventoryRecord {
                 hash: report.inventory_hash.clone(),
                 format: format.name().to_owned(),
@@ -134,20 +199,31 @@ pub async fn receive(state: &AppState, host_id: &str, report: Report, now: i64) 
         created_at: report.created_at.clone(),
         received_at: now,
         hostname: report.facts.hostname.clone(),
-        os: ecosystem.as_ref().map(|e| e.name().to_owned()).unwrap_or_default(),
+        os: ecosystem
+            .as_ref()
+            .map(|e| e.name().to_owned())
+            .unwrap_or_default(),
         facts_json: serde_json::to_string(&report.facts).unwrap_or_default(),
         addresses: report
             .facts
             .addresses
             .iter()
-            .map(|a| AddressRow { interface: a.interface.clone(), ip: a.ip.clone(), mac: a.mac.clone() })
+            .map(|a| AddressRow {
+                interface: a.interface.clone(),
+                ip: a.ip.clone(),
+                mac: a.mac.clone(),
+            })
             .collect(),
         dropped: i64::try_from(report.dropped).unwrap_or(i64::MAX),
         inventory: inventory_record,
         findings,
     };
     let stored = state.store.store_report(&record).await?;
-    let known_hash = if has_inventory && stored.stored { report.inventory_hash.clone() } else { host.inventory_hash };
+    let known_hash = if has_inventory && stored.stored {
+        report.inventory_hash.clone()
+    } else {
+        host.inventory_hash
+    };
     Ok(ReportResponse {
         stored_through: u64::try_from(stored.stored_through).unwrap_or(0),
         send_inventory: known_hash != report.inventory_hash,

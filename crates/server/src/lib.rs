@@ -48,7 +48,10 @@ pub enum ServerError {
     #[error("{0}")]
     Advisories(#[from] advisories::AdvisoryError),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -79,7 +82,8 @@ impl Running {
 }
 
 pub async fn open_store(config: &Config) -> Result<Store, ServerError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(io(format!("creating {}", config.data_dir.display())))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(io(format!("creating {}", config.data_dir.display())))?;
     Ok(match &config.database {
         Some(url) => Store::open(url).await?,
         None => Store::open_sqlite(&config.data_dir).await?,
@@ -93,19 +97,27 @@ async fn ensure_setup_token(store: &Store, config: &Config) -> Result<Option<Str
         return Ok(None);
     }
     let token = secrets::token();
-    store.set_setting(SETUP_TOKEN_KEY, &secrets::sha256_hex(&token)).await?;
+    store
+        .set_setting(SETUP_TOKEN_KEY, &secrets::sha256_hex(&token))
+        .await?;
     let path = config.data_dir.join("setup-token");
     let _ = std::fs::remove_file(&path);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).map_err(io(format!("writing {}", path.display())))?;
-    std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes()).map_err(io(format!("writing {}", path.display())))?;
+    let mut file = options
+        .open(&path)
+        .map_err(io(format!("writing {}", path.display())))?;
+    std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())
+        .map_err(io(format!("writing {}", path.display())))?;
     Ok(Some(token))
 }
 
 fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
 }
 
 /// Opens the database, migrates it, loads TLS and the advisories, and starts listening.
@@ -125,8 +137,12 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         check_in_interval: config.check_in_interval,
         ca_pem: material.ca_pem.clone().into(),
     };
-    let listener = TcpListener::bind(config.listen).await.map_err(io(format!("listening on {}", config.listen)))?;
-    let addr = listener.local_addr().map_err(io("reading the listen address"))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(io(format!("listening on {}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(io("reading the listen address"))?;
     let (shutdown, mut stop) = tokio::sync::watch::channel(false);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&material.config));
     let app = api::router(state.clone());
@@ -152,33 +168,54 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             }
         }
     });
-    Ok(Running { addr, ca_fingerprint: material.ca_fingerprint, ca_pem: material.ca_pem, setup_token, store, shutdown, task })
+    Ok(Running {
+        addr,
+        ca_fingerprint: material.ca_fingerprint,
+        ca_pem: material.ca_pem,
+        setup_token,
+        store,
+        shutdown,
+        task,
+    })
 }
 
 /// Another process (the CLI's `feeds import`, a second server) changed the feed sources: load them
 /// and recompute every host's findings.
 async fn reload_if_changed(state: &AppState) {
-    let Ok(generation) = state.store.setting(advisories::GENERATION_KEY).await else { return };
+    let Ok(generation) = state.store.setting(advisories::GENERATION_KEY).await else {
+        return;
+    };
     let generation = generation.unwrap_or_default();
     if generation == state.advisories().generation {
         return;
     }
-    if let Ok(fresh) = advisories::load(&state.store).await {
-        if advisories::recompute_all(&state.store, &fresh).await.is_ok() {
-            state.set_advisories(fresh);
-        }
+    if let Ok(fresh) = advisories::load(&state.store).await
+        && advisories::recompute_all(&state.store, &fresh)
+            .await
+            .is_ok()
+    {
+        state.set_advisories(fresh);
     }
 }
 
 /// Imports advisory sources (files or directories) into the store, then recomputes every host's
 /// findings and tells running servers to reload. Sources are checked before anything is stored.
-pub async fn import_feeds(store: &Store, paths: &[PathBuf], now: i64) -> Result<Vec<patchwarden_store::FeedSource>, ServerError> {
+pub async fn import_feeds(
+    store: &Store,
+    paths: &[PathBuf],
+    now: i64,
+) -> Result<Vec<patchwarden_store::FeedSource>, ServerError> {
     let limits = patchwarden_feeds::Limits::default();
     let mut sources = Vec::new();
     for path in paths {
-        let files = if path.is_dir() { json_files(path)? } else { vec![path.clone()] };
+        let files = if path.is_dir() {
+            json_files(path)?
+        } else {
+            vec![path.clone()]
+        };
         for file in files {
-            let content = patchwarden_feeds::input::read_file(&file, limits.file_bytes).map_err(advisories::AdvisoryError::from_input)?;
+            let content = patchwarden_feeds::input::read_file(&file, limits.file_bytes)
+                .map_err(advisories::AdvisoryError::from_input)?;
             let name = file.display().to_string();
             let kind = advisories::kind_of(&name);
             let mut source = patchwarden_store::FeedSource {
@@ -207,7 +244,9 @@ pub async fn import_feeds(store: &Store, paths: &[PathBuf], now: i64) -> Result<
         store.put_feed_source(source).await?;
     }
     let generation = secrets::id();
-    store.set_setting(advisories::GENERATION_KEY, &generation).await?;
+    store
+        .set_setting(advisories::GENERATION_KEY, &generation)
+        .await?;
     let fresh = advisories::load(store).await?;
     advisories::recompute_all(store, &fresh).await?;
     Ok(sources)
@@ -218,7 +257,9 @@ fn json_files(dir: &std::path::Path) -> Result<Vec<PathBuf>, ServerError> {
     let mut pending = vec![dir.to_owned()];
     while let Some(next) = pending.pop() {
         for entry in std::fs::read_dir(&next).map_err(io(format!("reading {}", next.display())))? {
-            let path = entry.map_err(io(format!("reading {}", next.display())))?.path();
+            let path = entry
+                .map_err(io(format!("reading {}", next.display())))?
+                .path();
             if path.is_dir() {
                 pending.push(path);
             } else if path.extension().is_some_and(|e| e == "json") {

@@ -1,8 +1,8 @@
 //! Secrets: random tokens, their hashes, and passwords (§7.4: no default passwords; passwords follow
 //! a minimum standard). Secrets are never logged; only hashes are stored.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -62,7 +62,11 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -72,8 +76,14 @@ mod tests {
     #[test]
     fn passwords_follow_the_policy() {
         assert_eq!(check_password("short", &[]), Err(PasswordError::TooShort));
-        assert!(matches!(check_password("password1234", &[]), Err(PasswordError::TooWeak { .. })));
-        assert!(matches!(check_password("alicealice12", &["alice"]), Err(PasswordError::TooWeak { .. })));
+        assert!(matches!(
+            check_password("password1234", &[]),
+            Err(PasswordError::TooWeak { .. })
+        ));
+        assert!(matches!(
+            check_password("alicealice12", &["alice"]),
+            Err(PasswordError::TooWeak { .. })
+        ));
         check_password("correct horse battery staple", &[]).unwrap();
         let hash = hash_password("correct horse battery staple").unwrap();
         assert!(hash.starts_with("$argon2id$"));

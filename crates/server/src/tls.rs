@@ -10,7 +10,10 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsage
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("making a certificate: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("{}: no {what} in this PEM file", path.display())]
@@ -31,15 +34,25 @@ pub struct TlsMaterial {
 /// SHA-256 of a DER certificate, as colon-separated upper-case hex (`AB:CD:…`).
 pub fn fingerprint(der: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Io { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| TlsError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn write(path: &Path, data: &str, secret: bool) -> Result<(), TlsError> {
-    let io = |source| TlsError::Io { path: path.to_owned(), source };
+    let io = |source| TlsError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     if secret {
@@ -53,8 +66,16 @@ fn write(path: &Path, data: &str, secret: bool) -> Result<(), TlsError> {
 /// Loads the server's TLS material from `dir`, making a CA and a certificate for `names` first if
 /// there is none. An existing CA is kept: re-enrolling every agent is never needed.
 pub fn load_or_create(dir: &Path, names: &[String]) -> Result<TlsMaterial, TlsError> {
-    std::fs::create_dir_all(dir).map_err(|source| TlsError::Io { path: dir.to_owned(), source })?;
-    let (ca_cert, ca_key, cert, key) = (dir.join("ca.pem"), dir.join("ca.key"), dir.join("server.pem"), dir.join("server.key"));
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let (ca_cert, ca_key, cert, key) = (
+        dir.join("ca.pem"),
+        dir.join("ca.key"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
     if !ca_cert.exists() {
         let ca_keys = KeyPair::generate()?;
         let ca_certificate = ca_params()?.self_signed(&ca_keys)?;
@@ -68,23 +89,37 @@ pub fn load_or_create(dir: &Path, names: &[String]) -> Result<TlsMaterial, TlsEr
         let issuer = ca_params()?.self_signed(&ca_keys)?;
         let server_keys = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, names.first().map_or("patchwarden", String::as_str));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().map_or("patchwarden", String::as_str),
+        );
         for name in names {
-            params.subject_alt_names.push(match name.parse::<std::net::IpAddr>() {
-                Ok(ip) => SanType::IpAddress(ip),
-                Err(_) => SanType::DnsName(name.clone().try_into()?),
-            });
+            params
+                .subject_alt_names
+                .push(match name.parse::<std::net::IpAddr>() {
+                    Ok(ip) => SanType::IpAddress(ip),
+                    Err(_) => SanType::DnsName(name.clone().try_into()?),
+                });
         }
         let certificate = params.signed_by(&server_keys, &issuer, &ca_keys)?;
         write(&key, &server_keys.serialize_pem(), true)?;
-        write(&cert, &format!("{}{}", certificate.pem(), String::from_utf8_lossy(&read(&ca_cert)?)), false)?;
+        write(
+            &cert,
+            &format!(
+                "{}{}",
+                certificate.pem(),
+                String::from_utf8_lossy(&read(&ca_cert)?)
+            ),
+            false,
+        )?;
     }
     load(&cert, &key, &ca_cert)
 }
 
 fn ca_params() -> Result<CertificateParams, rcgen::Error> {
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.distinguished_name.push(DnType::CommonName, "patchwarden CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "patchwarden CA");
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     Ok(ca)
@@ -92,18 +127,29 @@ fn ca_params() -> Result<CertificateParams, rcgen::Error> {
 
 /// Loads a certificate chain, its key and the CA that agents pin.
 pub fn load(cert: &Path, key: &Path, ca: &Path) -> Result<TlsMaterial, TlsError> {
-    let chain: Vec<_> = rustls_pemfile::certs(&mut &read(cert)?[..]).filter_map(Result::ok).collect();
+    let chain: Vec<_> = rustls_pemfile::certs(&mut &read(cert)?[..])
+        .filter_map(Result::ok)
+        .collect();
     if chain.is_empty() {
-        return Err(TlsError::Pem { path: cert.to_owned(), what: "certificate" });
+        return Err(TlsError::Pem {
+            path: cert.to_owned(),
+            what: "certificate",
+        });
     }
     let private_key = rustls_pemfile::private_key(&mut &read(key)?[..])
         .ok()
         .flatten()
-        .ok_or_else(|| TlsError::Pem { path: key.to_owned(), what: "private key" })?;
+        .ok_or_else(|| TlsError::Pem {
+            path: key.to_owned(),
+            what: "private key",
+        })?;
     let ca_bytes = read(ca)?;
     let ca_der = rustls_pemfile::certs(&mut &ca_bytes[..])
         .find_map(Result::ok)
-        .ok_or_else(|| TlsError::Pem { path: ca.to_owned(), what: "certificate" })?;
+        .ok_or_else(|| TlsError::Pem {
+            path: ca.to_owned(),
+            what: "certificate",
+        })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

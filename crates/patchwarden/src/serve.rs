@@ -1,0 +1,253 @@
+//! `patchwarden serve`, and the administration commands that work on the server's database directly:
+//! `feeds import`, `feeds status`, `hosts`, `host`, `patches`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use patchwarden_server::api::{HostFilter, finding_json, host_json};
+use patchwarden_server::{Config, clock};
+use serde_json::json;
+
+/// Where the server keeps its data.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DataArgs {
+    /// Data directory: the SQLite database, TLS keys, the setup token.
+    #[arg(long, default_value = "./patchwarden-data")]
+    data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://user@host:port/db) instead of the embedded SQLite database.
+    #[arg(long)]
+    database: Option<String>,
+}
+
+impl DataArgs {
+    fn config(&self, listen: SocketAddr) -> Config {
+        Config {
+            data_dir: self.data_dir.clone(),
+            database: self.database.clone(),
+            listen,
+            names: Vec::new(),
+            check_in_interval: 3600,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address and port to listen on; loopback only unless told otherwise.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Extra DNS names or IP addresses for the generated certificate (repeatable).
+    #[arg(long = "name")]
+    names: Vec<String>,
+    /// Seconds between agent check-ins.
+    #[arg(long, default_value_t = 3600)]
+    check_in_interval: u64,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let mut config = args.data.config(args.listen);
+        config.names = args.names.clone();
+        config.check_in_interval = args.check_in_interval;
+        let running = patchwarden_server::start(config).await?;
+        println!("patchwarden listening on https://{}", running.addr);
+        println!("CA fingerprint (SHA-256): {}", running.ca_fingerprint);
+        if let Some(token) = &running.setup_token {
+            println!(
+                "No administrator yet. Create the first one within this run with the one-time setup token\n\
+                 (also in {}):\n  curl --cacert {} -X POST https://{}/api/v1/setup \\\n    -d '{{\"token\":\"{token}\",\"username\":\"…\",\"password\":\"…\"}}'",
+                args.data.data_dir.join("setup-token").display(),
+                args.data.data_dir.join("tls/ca.pem").display(),
+                running.addr,
+            );
+        }
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        running.stop().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum FeedsCommand {
+    /// Import advisory sources (OSV files, directories or all.zip, Debian Packages indexes, KEV,
+    /// EPSS) into the database and recompute every host's findings.
+    Import {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// The imported sources.
+    Status {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+pub(crate) fn feeds(command: &FeedsCommand) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        match command {
+            FeedsCommand::Import { data, paths } => {
+                let store = patchwarden_server::open_store(&data.config(loopback())).await?;
+                let sources = patchwarden_server::import_feeds(&store, paths, clock::now()).await?;
+                for s in &sources {
+                    println!(
+                        "{}: {} ({} records, {} advisories, {} rejected)",
+                        s.name, s.kind, s.records, s.advisories, s.rejected
+                    );
+                }
+                store.close().await;
+            }
+            FeedsCommand::Status { data } => {
+                let store = patchwarden_server::open_store(&data.config(loopback())).await?;
+                for s in store.feed_sources().await? {
+                    println!(
+                        "{}  {}  imported {}  {} records  {} advisories  {} rejected",
+                        s.name,
+                        s.kind,
+                        clock::rfc3339(s.imported_at),
+                        s.records,
+                        s.advisories,
+                        s.rejected
+                    );
+                }
+                store.close().await;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct HostsArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Only hosts with an address in this CIDR, a-b range or address.
+    #[arg(long)]
+    ip: Option<String>,
+    /// Only hosts whose name matches this glob.
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    os: Option<String>,
+    #[arg(long)]
+    department: Option<String>,
+    /// Only hosts missing at least one patch.
+    #[arg(long)]
+    missing: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn hosts(args: &HostsArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = patchwarden_server::open_store(&args.data.config(loopback())).await?;
+        let filter = HostFilter {
+            ip: args.ip.clone(),
+            name: args.name.clone(),
+            os: args.os.clone(),
+            department: args.department.clone(),
+            missing: args.missing.then_some(true),
+        };
+        let hosts = filter
+            .apply(store.hosts().await?)
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({"hosts": hosts.iter().map(host_json).collect::<Vec<_>>()})
+                )?
+            );
+        } else {
+            println!(
+                "{:<34} {:<24} {:<18} {:<16} {:>8} {:>8}  LAST SEEN",
+                "ID", "HOSTNAME", "OS", "ADDRESS", "PACKAGES", "MISSING"
+            );
+            for h in &hosts {
+                let ip = h.addresses.first().map_or("", |a| a.ip.as_str());
+                let seen = h
+                    .last_seen
+                    .map_or_else(|| "never".to_owned(), clock::rfc3339);
+                println!(
+                    "{:<34} {:<24} {:<18} {:<16} {:>8} {:>8}  {seen}",
+                    h.id, h.hostname, h.os, ip, h.packages, h.findings
+                );
+            }
+        }
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct HostArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The host's id.
+    id: String,
+}
+
+pub(crate) fn host(args: &HostArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = patchwarden_server::open_store(&args.data.config(loopback())).await?;
+        let Some(row) = store.hosts().await?.into_iter().find(|h| h.id == args.id) else {
+            anyhow::bail!("no host {}", args.id);
+        };
+        let mut out = host_json(&row);
+        out["missing"] = store.host_findings(&args.id).await?.iter().map(finding_json).collect();
+        out["software"] = store
+            .host_software(&args.id)
+            .await?
+            .iter()
+            .map(|s| json!({"name": s.name, "version": s.version, "arch": s.arch, "source": s.source}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PatchesArgs {
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub(crate) fn patches(args: &PatchesArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = patchwarden_server::open_store(&args.data.config(loopback())).await?;
+        println!(
+            "{:>6}  {:<4} {:<10} {:<28} {:<20} FIXED",
+            "HOSTS", "KEV", "SEVERITY", "PACKAGE", "ADVISORY"
+        );
+        for p in store.patches().await? {
+            println!(
+                "{:>6}  {:<4} {:<10} {:<28} {:<20} {}",
+                p.hosts,
+                if p.kev { "KEV" } else { "" },
+                p.severity.as_deref().unwrap_or("-"),
+                p.package,
+                p.advisory,
+                p.fixed.as_deref().unwrap_or("(none)")
+            );
+        }
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
