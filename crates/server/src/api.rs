@@ -65,8 +65,23 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/api/v1/patches", get(patches))
         .route("/api/v1/feeds", get(feeds))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
-        .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// A request body read up to [`ingest::MAX_BODY_BYTES`]; a larger one is refused with our JSON error.
+#[derive(Debug)]
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Body, ApiError> {
+        axum::body::to_bytes(request.into_body(), ingest::MAX_BODY_BYTES)
+            .await
+            .map(Body)
+            .map_err(|_| ApiError::too_large(ingest::MAX_BODY_BYTES))
+    }
 }
 
 /// Parses a JSON body, naming what is wrong and where.
@@ -125,7 +140,7 @@ fn new_user(username: &str, password: &str, role: Role, now: i64) -> Result<NewU
 
 /// §7.4: no default credentials. The first administrator is created with the one-time token the
 /// server printed at first start; the token dies with its first use.
-async fn setup(State(state): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
+async fn setup(State(state): State<AppState>, Body(bytes): Body) -> Result<Response, ApiError> {
     let request: Setup = body(&bytes)?;
     let stored = state.store.setting(SETUP_TOKEN_KEY).await?;
     if stored.as_deref() != Some(secrets::sha256_hex(&request.token).as_str()) {
@@ -159,7 +174,7 @@ struct Login {
 }
 
 /// Exchanges a password for an API token valid for 12 hours.
-async fn login(State(state): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
+async fn login(State(state): State<AppState>, Body(bytes): Body) -> Result<Response, ApiError> {
     let request: Login = body(&bytes)?;
     let user = state.store.user_by_name(&request.username).await?;
     let valid = match &user {
@@ -209,7 +224,7 @@ struct CreateUser {
 async fn create_user(
     State(state): State<AppState>,
     headers: HeaderMap,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Result<Response, ApiError> {
     let now = clock::now();
     auth::principal(&state, &headers, now)
@@ -242,7 +257,7 @@ struct CreateToken {
 async fn create_token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Result<Response, ApiError> {
     let now = clock::now();
     let principal = auth::principal(&state, &headers, now).await?;
@@ -305,7 +320,7 @@ fn default_uses() -> i64 {
 async fn create_enrollment_token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Result<Response, ApiError> {
     let now = clock::now();
     let principal = auth::principal(&state, &headers, now).await?;
@@ -347,7 +362,7 @@ async fn create_enrollment_token(
 }
 
 /// An enrollment token buys a host its own credential; the token's labels go with it.
-async fn enroll(State(state): State<AppState>, bytes: Bytes) -> Result<Response, ApiError> {
+async fn enroll(State(state): State<AppState>, Body(bytes): Body) -> Result<Response, ApiError> {
     let request: EnrollRequest = body(&bytes)?;
     if request.hostname.is_empty() || request.hostname.len() > 255 {
         return Err(ApiError::bad_request(
@@ -385,7 +400,7 @@ async fn report(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Result<Response, ApiError> {
     let host_id = auth::agent(&state, &headers).await?;
     if host_id != id {

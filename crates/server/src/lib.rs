@@ -13,6 +13,8 @@ pub mod secrets;
 pub mod state;
 pub mod tls;
 
+pub use axum::http::HeaderMap;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -149,15 +151,18 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let reload_state = state.clone();
     let task = tokio::spawn(async move {
         let mut reload = tokio::time::interval(std::time::Duration::from_secs(5));
+        // Connections live in this set so that stopping the server also ends kept-alive ones.
+        let mut connections = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
                 _ = reload.tick() => reload_if_changed(&reload_state).await,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = listener.accept() => {
                     let Ok((tcp, _peer)) = accepted else { continue };
                     let acceptor = acceptor.clone();
                     let app = app.clone();
-                    tokio::spawn(async move {
+                    connections.spawn(async move {
                         // A client that fails the handshake is dropped; it gets no HTTP at all.
                         let Ok(tls) = acceptor.accept(tcp).await else { return };
                         let service = hyper_util::service::TowerToHyperService::new(app);
@@ -167,6 +172,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
                 }
             }
         }
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
     });
     Ok(Running {
         addr,

@@ -8,6 +8,8 @@
 mod assess_real;
 mod malformed;
 mod oracle_versions;
+mod server;
+mod support;
 mod tidy;
 
 use std::path::PathBuf;

@@ -1,0 +1,477 @@
+//! The server through its real HTTPS API: first administrator, roles, agent reports and every kind
+//! of bad input, outages and a killed agent. The storage conformance suite covers both databases;
+//! these run on SQLite, the fleet test on both.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+
+use crate::shared;
+use crate::support::{DEBIAN12, Db, PASSWORD, TestServer, agent, host_root};
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+#[test]
+fn no_default_credentials_and_roles_are_checked() {
+    let server = TestServer::start(Db::Sqlite, loopback(), vec![], &[]);
+    let api = &server.api;
+    // The setup token died with its first use.
+    let setup_file = server.data.path().join("setup-token");
+    let (status, body) = api.call(
+        "POST",
+        "/api/v1/setup",
+        None,
+        Some(json!({"token": "x", "username": "eve", "password": PASSWORD})),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert!(
+        std::fs::metadata(&setup_file)
+            .is_ok_and(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o077 == 0)
+    );
+
+    // Passwords follow the policy.
+    let weak = api.call(
+        "POST",
+        "/api/v1/users",
+        Some(&server.admin),
+        Some(json!({"username": "bob", "password": "bob12345678", "role": "auditor"})),
+    );
+    assert_eq!(weak.0, 400, "{}", weak.1);
+    let short = api.call(
+        "POST",
+        "/api/v1/users",
+        Some(&server.admin),
+        Some(json!({"username": "bob", "password": "Xy7!", "role": "auditor"})),
+    );
+    assert!(
+        short.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least 12 characters")
+    );
+    // A second administrator (§14.3) and an auditor.
+    for (user, role) in [("second", "administrator"), ("audit", "auditor")] {
+        let made = api.call(
+            "POST",
+            "/api/v1/users",
+            Some(&server.admin),
+            Some(json!({"username": user, "password": PASSWORD, "role": role})),
+        );
+        assert_eq!(made.0, 201, "{}", made.1);
+    }
+    let duplicate = api.call(
+        "POST",
+        "/api/v1/users",
+        Some(&server.admin),
+        Some(json!({"username": "audit", "password": PASSWORD, "role": "auditor"})),
+    );
+    assert_eq!(duplicate.0, 409);
+
+    let auditor = api.login("audit", PASSWORD);
+    assert_eq!(
+        api.call("GET", "/api/v1/hosts", Some(&auditor), None).0,
+        200
+    );
+    let denied = api.call(
+        "POST",
+        "/api/v1/enrollment-tokens",
+        Some(&auditor),
+        Some(json!({})),
+    );
+    assert_eq!(
+        (denied.0, denied.1["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert_eq!(
+        api.call("POST", "/api/v1/users", Some(&auditor), Some(json!({})))
+            .0,
+        403
+    );
+    let second = api.login("second", PASSWORD);
+    assert_eq!(
+        api.call(
+            "POST",
+            "/api/v1/enrollment-tokens",
+            Some(&second),
+            Some(json!({}))
+        )
+        .0,
+        201
+    );
+
+    // A script token with the auditor role, and unauthenticated requests.
+    let script = api.call(
+        "POST",
+        "/api/v1/tokens",
+        Some(&server.admin),
+        Some(json!({"name": "report job", "role": "auditor"})),
+    );
+    let script = script.1["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.call("GET", "/api/v1/patches", Some(&script), None).0,
+        200
+    );
+    assert_eq!(
+        api.call(
+            "POST",
+            "/api/v1/enrollment-tokens",
+            Some(&script),
+            Some(json!({}))
+        )
+        .0,
+        403
+    );
+    let anonymous = api.call("GET", "/api/v1/hosts", None, None);
+    assert_eq!(
+        (anonymous.0, anonymous.1["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    assert_eq!(
+        api.call("GET", "/api/v1/hosts", Some("not-a-token"), None)
+            .0,
+        401
+    );
+    assert_eq!(api.login("admin", PASSWORD).len(), 64);
+    assert_eq!(
+        api.call(
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": "admin", "password": "wrong password!!"}))
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        api.call("GET", "/api/v1/nowhere", None, None).1["error"]["code"],
+        "not_found"
+    );
+}
+
+/// Every route is in the OpenAPI document the server serves, and nothing else is.
+#[test]
+fn openapi_lists_every_route() {
+    let server = TestServer::start(Db::Sqlite, loopback(), vec![], &[]);
+    let doc = server.api.get("/api/v1/openapi.json", &server.admin);
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    documented.sort();
+    let mut routes: Vec<(String, String)> = patchwarden_server::api::ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    routes.sort();
+    assert_eq!(documented, routes);
+}
+
+fn enroll_direct(server: &TestServer) -> (String, String) {
+    let token = server.enrollment_token(json!({"uses": 2}));
+    let (status, body) = server.api.call(
+        "POST",
+        "/api/v1/agent/enroll",
+        None,
+        Some(json!({"token": token, "hostname": "h"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    (
+        body["host_id"].as_str().unwrap().to_owned(),
+        body["credential"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn report(sequence: u64, packages: Value) -> Value {
+    let inventory = json!({"format": "dpkg-status", "packages": packages});
+    let proto: patchwarden_proto::Inventory = serde_json::from_value(inventory.clone()).unwrap();
+    let hash = patchwarden_server::ingest::inventory_hash(&proto);
+    json!({"sequence": sequence, "created_at": "2026-12-04T10:00:00Z", "facts": {"hostname": "h", "os": "Debian:12"},
+           "inventory_hash": hash, "inventory": inventory})
+}
+
+#[test]
+fn bad_reports_get_clear_errors_and_store_nothing() {
+    let server = TestServer::start(Db::Sqlite, loopback(), vec![], &[]);
+    let api = &server.api;
+    let (host, credential) = enroll_direct(&server);
+    let (other, _) = enroll_direct(&server);
+    let path = format!("/api/v1/agent/hosts/{host}/reports");
+    let post = |body: &[u8], headers: &[(&str, &str)]| {
+        api.raw("POST", &path, Some(&credential), headers, body)
+    };
+    let code = |r: &(u16, Value)| {
+        (
+            r.0,
+            r.1["error"]["code"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+
+    let good = report(1, json!([{"name": "bash", "version": "5.2.15-2+b2"}]));
+    assert_eq!(post(good.to_string().as_bytes(), &[]).0, 200);
+    let before = server
+        .block_on(server.store().host_software(&host))
+        .unwrap();
+
+    // Malformed JSON and wrong types: 400, naming the line and column.
+    let r = post(b"{\"sequence\": 2,", &[]);
+    assert_eq!(code(&r), (400, "invalid_report".into()));
+    assert!(
+        r.1["error"]["message"].as_str().unwrap().contains("line 1"),
+        "{}",
+        r.1
+    );
+    let r = post(
+        br#"{"sequence": "two", "created_at": "x", "facts": {}, "inventory_hash": ""}"#,
+        &[],
+    );
+    assert_eq!(code(&r), (400, "invalid_report".into()));
+    assert!(
+        r.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid type"),
+        "{}",
+        r.1
+    );
+
+    // A bad version in an inventory: 422 naming the package; nothing of the report is stored.
+    let bad = report(
+        2,
+        json!([{"name": "bash", "version": "5.2.15-2+b3"}, {"name": "zsh", "version": "1:"}]),
+    );
+    let r = post(bad.to_string().as_bytes(), &[]);
+    assert_eq!(code(&r), (422, "invalid_report".into()));
+    assert!(
+        r.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("inventory.packages[1] (zsh)"),
+        "{}",
+        r.1
+    );
+    assert_eq!(
+        server
+            .block_on(server.store().host_software(&host))
+            .unwrap(),
+        before
+    );
+    assert_eq!(
+        server.block_on(server.store().report_count(&host)).unwrap(),
+        1
+    );
+    // An inventory whose hash does not match it.
+    let mut tampered = report(2, json!([{"name": "bash", "version": "5.2.15-2+b3"}]));
+    tampered["inventory_hash"] = json!("00");
+    assert_eq!(post(tampered.to_string().as_bytes(), &[]).0, 422);
+
+    // Oversized: over the wire limit, and a gzip bomb past the decompressed limit.
+    let r = post(&vec![b' '; 9 << 20], &[]);
+    assert_eq!(code(&r), (413, "too_large".into()));
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let block = vec![b' '; 1 << 20];
+    for _ in 0..65 {
+        gzip.write_all(&block).unwrap();
+    }
+    let bomb = gzip.finish().unwrap();
+    assert_eq!(
+        code(&post(&bomb, &[("Content-Encoding", "gzip")])),
+        (413, "too_large".into())
+    );
+    assert_eq!(
+        code(&post(b"not gzip", &[("Content-Encoding", "gzip")])),
+        (400, "bad_encoding".into())
+    );
+
+    // Replayed: acknowledged, not stored again.
+    let r = post(good.to_string().as_bytes(), &[]);
+    assert_eq!((r.0, r.1["stored_through"].as_u64()), (200, Some(1)));
+    assert_eq!(
+        server.block_on(server.store().report_count(&host)).unwrap(),
+        1
+    );
+
+    // Another host's path, unknown and revoked credentials.
+    let r = api.raw(
+        "POST",
+        &format!("/api/v1/agent/hosts/{other}/reports"),
+        Some(&credential),
+        &[],
+        good.to_string().as_bytes(),
+    );
+    assert_eq!(code(&r), (403, "forbidden".into()));
+    assert!(r.1["error"]["message"].as_str().unwrap().contains(&host));
+    assert_eq!(
+        code(&api.raw(
+            "POST",
+            &path,
+            Some("0000"),
+            &[],
+            good.to_string().as_bytes()
+        )),
+        (401, "unauthorized".into())
+    );
+    assert_eq!(
+        api.call(
+            "POST",
+            &format!("/api/v1/hosts/{host}/revoke"),
+            Some(&server.admin),
+            None
+        )
+        .0,
+        200
+    );
+    let next = report(3, json!([]));
+    assert_eq!(
+        code(&post(next.to_string().as_bytes(), &[])),
+        (401, "unauthorized".into())
+    );
+    assert_eq!(
+        server.block_on(server.store().report_count(&host)).unwrap(),
+        1
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+    /// The report decoder never panics and answers every bad body with a 4xx error.
+    #[test]
+    fn report_decoder_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512), gzip: bool) {
+        let mut headers = axum_headers();
+        if gzip {
+            headers.insert("content-encoding", "gzip".parse().unwrap());
+        }
+        if let Err(e) = patchwarden_server::ingest::decode(&headers, &bytes) {
+            proptest::prop_assert!(e.status.is_client_error());
+        }
+    }
+}
+
+fn axum_headers() -> patchwarden_server::HeaderMap {
+    patchwarden_server::HeaderMap::new()
+}
+
+/// The server down for a while, an agent killed mid-upload: after recovery every report is stored
+/// exactly once, in order.
+#[test]
+fn outages_and_a_killed_agent_lose_nothing() {
+    // A fixed port, so that the restarted server is where the agent looks.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let index = shared("advisories/debian/bookworm-security_main_binary-amd64_Packages");
+    let mut server = TestServer::start(Db::Sqlite, listen, vec![], &[index]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = host_root(
+        &dir.path().join("root"),
+        DEBIAN12,
+        &[(
+            "var/lib/dpkg/status",
+            &shared("inventories/debian12.dpkg-status"),
+        )],
+    );
+    let state = dir.path().join("state");
+    let token = server.enrollment_token(json!({}));
+    let enrolled = agent(
+        &state,
+        &root,
+        &[
+            "enroll",
+            "--server",
+            &server.url,
+            "--token",
+            &token,
+            "--ca-fingerprint",
+            &server.fingerprint(),
+        ],
+    );
+    assert!(
+        enrolled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enrolled.stderr)
+    );
+    let host =
+        serde_json::from_slice::<Value>(&std::fs::read(state.join("enrollment.json")).unwrap())
+            .unwrap()["host_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert!(agent(&state, &root, &["run", "--once"]).status.success());
+
+    // Server down: reports wait in the outbox.
+    server.stop();
+    for waiting in 1..=2 {
+        let out = agent(&state, &root, &["run", "--once"]);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_dir(state.join("outbox"))
+                .unwrap()
+                .filter(|e| e
+                    .as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "json"))
+                .count(),
+            waiting
+        );
+    }
+
+    // Something that accepts connections and never answers: the agent hangs mid-upload; kill it.
+    let silent = std::net::TcpListener::bind(listen).unwrap();
+    let mut child = std::process::Command::new(crate::support::agent_binary())
+        .args([
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+            "run",
+            "--once",
+        ])
+        .spawn()
+        .unwrap();
+    let (_held, _) = silent.accept().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(silent);
+
+    // Back up: everything arrives, each sequence once.
+    server.restart();
+    let out = agent(&state, &root, &["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored = server.block_on(server.store().report_count(&host)).unwrap();
+    let state_row = server
+        .block_on(server.store().host_state(&host))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, 5, "reports 1 to 5, each stored once");
+    assert_eq!(state_row.last_sequence, 5);
+    let hosts = server.api.get("/api/v1/hosts", &server.admin);
+    assert_eq!(hosts["hosts"][0]["packages"], 707);
+    assert_eq!(hosts["hosts"][0]["missing_patches"], 94);
+    assert_eq!(hosts["hosts"][0]["dropped_reports"], 0);
+}

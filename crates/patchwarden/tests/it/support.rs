@@ -1,0 +1,281 @@
+//! A booted server for a test (in-process, on its own runtime, atuin-style), an API client that
+//! trusts only its CA, and the real agent binary.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use patchwarden_server::{Config, Running};
+use serde_json::{Value, json};
+
+/// Which database a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub runtime: tokio::runtime::Runtime,
+    pub running: Option<Running>,
+    pub config: Config,
+    pub data: tempfile::TempDir,
+    pub url: String,
+    pub api: Api,
+    pub admin: String,
+}
+
+pub const PASSWORD: &str = "quartz lemon wardrobe 97";
+
+impl TestServer {
+    /// Starts a server, imports `feeds` first, and creates the first administrator through the
+    /// one-time setup token.
+    pub fn start(db: Db, listen: SocketAddr, names: Vec<String>, feeds: &[PathBuf]) -> TestServer {
+        let data = tempfile::tempdir().unwrap();
+        let database = match db {
+            Db::Sqlite => None,
+            Db::Postgres => Some(patchwarden_testkit::postgres::fresh_database()),
+        };
+        let config = Config {
+            data_dir: data.path().to_owned(),
+            database,
+            listen,
+            names,
+            check_in_interval: 60,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        if !feeds.is_empty() {
+            runtime.block_on(async {
+                let store = patchwarden_server::open_store(&config).await.unwrap();
+                patchwarden_server::import_feeds(&store, feeds, patchwarden_server::clock::now())
+                    .await
+                    .unwrap();
+                store.close().await;
+            });
+        }
+        let running = runtime
+            .block_on(patchwarden_server::start(config.clone()))
+            .unwrap();
+        let url = format!("https://{}", running.addr);
+        let api = Api::new(&url, &running.ca_pem);
+        let setup = running
+            .setup_token
+            .clone()
+            .expect("a new server has a setup token");
+        let created = api.call(
+            "POST",
+            "/api/v1/setup",
+            None,
+            Some(json!({"token": setup, "username": "admin", "password": PASSWORD})),
+        );
+        assert_eq!(created.0, 201, "{}", created.1);
+        let admin = api.login("admin", PASSWORD);
+        TestServer {
+            runtime,
+            running: Some(running),
+            config,
+            data,
+            url,
+            api,
+            admin,
+        }
+    }
+
+    pub fn fingerprint(&self) -> String {
+        self.running.as_ref().unwrap().ca_fingerprint.clone()
+    }
+
+    pub fn store(&self) -> &patchwarden_store::Store {
+        &self.running.as_ref().unwrap().store
+    }
+
+    /// Stops the server (the data directory stays).
+    pub fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.runtime.block_on(running.stop());
+        }
+    }
+
+    /// Starts it again on the same data and address.
+    pub fn restart(&mut self) {
+        self.stop();
+        let running = self
+            .runtime
+            .block_on(patchwarden_server::start(self.config.clone()))
+            .unwrap();
+        assert!(
+            running.setup_token.is_none(),
+            "an administrator exists: no new setup token"
+        );
+        self.running = Some(running);
+    }
+
+    pub fn enrollment_token(&self, labels: Value) -> String {
+        let (status, body) = self.api.call(
+            "POST",
+            "/api/v1/enrollment-tokens",
+            Some(&self.admin),
+            Some(labels),
+        );
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A JSON client trusting only the server's CA.
+#[derive(Clone)]
+pub struct Api {
+    agent: ureq::Agent,
+    url: String,
+}
+
+impl Api {
+    pub fn new(url: &str, ca_pem: &str) -> Api {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Api {
+            agent: ureq::AgentBuilder::new()
+                .tls_config(Arc::new(config))
+                .build(),
+            url: url.to_owned(),
+        }
+    }
+
+    /// Sends raw bytes with headers; returns the status and the JSON answer.
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Value) {
+        let mut request = self.agent.request(method, &format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        let response = match if method == "GET" {
+            request.call()
+        } else {
+            request.send_bytes(body)
+        } {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = response.status();
+        let text = response.into_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        self.raw(
+            method,
+            path,
+            token,
+            &[("Content-Type", "application/json")],
+            &bytes,
+        )
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Value {
+        let (status, body) = self.call("GET", path, Some(token), None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    pub fn login(&self, username: &str, password: &str) -> String {
+        let (status, body) = self.call(
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": username, "password": password})),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The agent binary, built beside `patchwarden` by `cargo test --workspace`.
+pub fn agent_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_patchwarden")).with_file_name("patchwarden-agent");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// Runs the agent with a state directory and root.
+pub fn agent(state: &Path, root: &Path, args: &[&str]) -> Output {
+    Command::new(agent_binary())
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A root directory holding a host's package records and os-release.
+pub fn host_root(dir: &Path, os_release: &str, records: &[(&str, &Path)]) -> PathBuf {
+    std::fs::create_dir_all(dir.join("etc")).unwrap();
+    std::fs::write(dir.join("etc/os-release"), os_release).unwrap();
+    std::fs::write(
+        dir.join("etc/machine-id"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    for (relative, source) in records {
+        let target = dir.join(relative);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(source, target).unwrap();
+    }
+    dir.to_owned()
+}
+
+pub const DEBIAN12: &str =
+    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
+pub const UBUNTU2004: &str =
+    "NAME=\"Ubuntu\"\nVERSION=\"20.04 LTS (Focal Fossa)\"\nID=ubuntu\nVERSION_ID=\"20.04\"\n";
+pub const CENTOS8: &str = "NAME=\"CentOS Linux\"\nID=\"centos\"\nVERSION_ID=\"8\"\n";
+pub const ALPINE: &str = "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.18.4\n";
