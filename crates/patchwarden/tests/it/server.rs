@@ -194,7 +194,7 @@ fn enroll_direct(server: &TestServer) -> (String, String) {
     )
 }
 
-fn report(sequence: u64, packages: Value) -> Value {
+fn report(sequence: u64, packages: &Value) -> Value {
     let inventory = json!({"format": "dpkg-status", "packages": packages});
     let proto: patchwarden_proto::Inventory = serde_json::from_value(inventory.clone()).unwrap();
     let hash = patchwarden_server::ingest::inventory_hash(&proto);
@@ -219,7 +219,7 @@ fn bad_reports_get_clear_errors_and_store_nothing() {
         )
     };
 
-    let good = report(1, json!([{"name": "bash", "version": "5.2.15-2+b2"}]));
+    let good = report(1, &json!([{"name": "bash", "version": "5.2.15-2+b2"}]));
     assert_eq!(post(good.to_string().as_bytes(), &[]).0, 200);
     let before = server
         .block_on(server.store().host_software(&host))
@@ -250,7 +250,7 @@ fn bad_reports_get_clear_errors_and_store_nothing() {
     // A bad version in an inventory: 422 naming the package; nothing of the report is stored.
     let bad = report(
         2,
-        json!([{"name": "bash", "version": "5.2.15-2+b3"}, {"name": "zsh", "version": "1:"}]),
+        &json!([{"name": "bash", "version": "5.2.15-2+b3"}, {"name": "zsh", "version": "1:"}]),
     );
     let r = post(bad.to_string().as_bytes(), &[]);
     assert_eq!(code(&r), (422, "invalid_report".into()));
@@ -273,7 +273,7 @@ fn bad_reports_get_clear_errors_and_store_nothing() {
         1
     );
     // An inventory whose hash does not match it.
-    let mut tampered = report(2, json!([{"name": "bash", "version": "5.2.15-2+b3"}]));
+    let mut tampered = report(2, &json!([{"name": "bash", "version": "5.2.15-2+b3"}]));
     tampered["inventory_hash"] = json!("00");
     assert_eq!(post(tampered.to_string().as_bytes(), &[]).0, 422);
 
@@ -333,7 +333,7 @@ fn bad_reports_get_clear_errors_and_store_nothing() {
         .0,
         200
     );
-    let next = report(3, json!([]));
+    let next = report(3, &json!([]));
     assert_eq!(
         code(&post(next.to_string().as_bytes(), &[])),
         (401, "unauthorized".into())

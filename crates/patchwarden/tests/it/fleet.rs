@@ -1,0 +1,359 @@
+//! The end-to-end fleet: four hosts, each a network namespace with its own address and hostname and
+//! its own package records made from the real inventories (Debian 12, Ubuntu 20.04, CentOS 8 as
+//! AlmaLinux 8 from its real rpm database, Alpine), each running the real agent binary against the
+//! real server over HTTPS. The server's findings for each host equal `patchwarden assess` on the same
+//! inventory. Run on SQLite and on PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::shared;
+use crate::support::{
+    ALPINE, CENTOS8, DEBIAN12, Db, TestServer, UBUNTU2004, agent_binary, host_root,
+};
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A bridge on the test machine and namespaces hanging off it; removed when dropped.
+struct Network {
+    bridge: String,
+    namespaces: Vec<String>,
+    subnet: String,
+}
+
+impl Network {
+    fn new(tag: u8, hosts: usize) -> Network {
+        let id = std::process::id() % 1000;
+        let subnet = format!("10.77.{tag}");
+        let bridge = format!("pwbr{tag}x{id}");
+        let _ = Command::new("ip").args(["link", "del", &bridge]).output();
+        ip(&["link", "add", &bridge, "type", "bridge"]);
+        ip(&["addr", "add", &format!("{subnet}.1/24"), "dev", &bridge]);
+        ip(&["link", "set", &bridge, "up"]);
+        let mut network = Network {
+            bridge,
+            namespaces: Vec::new(),
+            subnet,
+        };
+        for i in 0..hosts {
+            let ns = format!("pw{tag}n{i}x{id}");
+            let (host_end, ns_end) = (format!("pw{tag}h{i}x{id}"), format!("pw{tag}v{i}x{id}"));
+            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+            ip(&["netns", "add", &ns]);
+            network.namespaces.push(ns.clone());
+            ip(&[
+                "link", "add", &host_end, "type", "veth", "peer", "name", &ns_end,
+            ]);
+            ip(&["link", "set", &host_end, "master", &network.bridge, "up"]);
+            ip(&["link", "set", &ns_end, "netns", &ns]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}.{}/24", network.subnet, 10 + i),
+                "dev",
+                &ns_end,
+            ]);
+            ip(&["-n", &ns, "link", "set", &ns_end, "up"]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        }
+        network
+    }
+
+    fn address(&self, i: usize) -> String {
+        format!("{}.{}", self.subnet, 10 + i)
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for ns in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .output();
+    }
+}
+
+struct Host {
+    name: &'static str,
+    os: &'static str,
+    root: PathBuf,
+    extra: Vec<String>,
+    /// The inventory and format `patchwarden assess` reads for the same host.
+    inventory: PathBuf,
+    format: &'static str,
+}
+
+fn rpmdb() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/testdata/go-rpmdb/usr/share/gocode/src/github.com/knqyf263/go-rpmdb/pkg/testdata/centos8-modularitylabel");
+    assert!(
+        dir.join("Packages").exists(),
+        "{} is missing: run `bash .ci/setup`",
+        dir.display()
+    );
+    dir
+}
+
+fn hosts(dir: &Path) -> Vec<Host> {
+    let inventory = |name: &str| shared(&format!("inventories/{name}"));
+    vec![
+        Host {
+            name: "deb12-web",
+            os: "Debian:12",
+            root: host_root(
+                &dir.join("deb12"),
+                DEBIAN12,
+                &[("var/lib/dpkg/status", &inventory("debian12.dpkg-status"))],
+            ),
+            extra: vec![],
+            inventory: inventory("debian12.dpkg-status"),
+            format: "dpkg-status",
+        },
+        Host {
+            name: "focal-kiosk",
+            os: "Ubuntu:20.04:LTS",
+            root: host_root(
+                &dir.join("focal"),
+                UBUNTU2004,
+                &[(
+                    "var/lib/dpkg/status",
+                    &inventory("ubuntu20.04-armhf.dpkg-status"),
+                )],
+            ),
+            extra: vec![],
+            inventory: inventory("ubuntu20.04-armhf.dpkg-status"),
+            format: "dpkg-status",
+        },
+        Host {
+            name: "centos8-db",
+            os: "AlmaLinux:8",
+            root: host_root(&dir.join("centos8"), CENTOS8, &[]),
+            extra: vec![
+                "--rpm-dbpath".into(),
+                rpmdb().display().to_string(),
+                "--rpm-berkeley-db".into(),
+            ],
+            inventory: inventory("rpm-qa.centos8-modularitylabel.tsv"),
+            format: "rpm-qa",
+        },
+        Host {
+            name: "alpine-edge",
+            os: "Alpine:v3.18",
+            root: host_root(
+                &dir.join("alpine"),
+                ALPINE,
+                &[("lib/apk/db/installed", &inventory("alpine.apk-installed"))],
+            ),
+            extra: vec![],
+            inventory: inventory("alpine.apk-installed"),
+            format: "apk",
+        },
+    ]
+}
+
+/// Runs the agent inside a namespace, under its own hostname.
+fn agent_in(
+    ns: &str,
+    hostname: &str,
+    state: &Path,
+    host: &Host,
+    args: &[&str],
+) -> std::process::Output {
+    let mut command = vec![
+        agent_binary().display().to_string(),
+        "--state-dir".into(),
+        state.display().to_string(),
+        "--root".into(),
+        host.root.display().to_string(),
+    ];
+    command.extend(host.extra.iter().cloned());
+    command.extend(args.iter().map(|a| (*a).to_owned()));
+    let script = format!("hostname {hostname} && exec \"$@\"");
+    Command::new("ip")
+        .args([
+            "netns", "exec", ns, "unshare", "--uts", "sh", "-c", &script, "agent",
+        ])
+        .args(&command)
+        .output()
+        .unwrap()
+}
+
+fn key(f: &Value) -> (String, String, String, String) {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    (
+        s(&f["package"]),
+        s(&f["advisory"]),
+        s(&f["installed"]),
+        s(&f["fixed"]),
+    )
+}
+
+fn fleet(db: Db, tag: u8) {
+    let network = Network::new(tag, 4);
+    let feeds = [
+        shared("advisories/debian/bookworm-security_main_binary-amd64_Packages"),
+        shared("advisories/osv/Ubuntu"),
+        shared("advisories/osv/AlmaLinux/all.zip"),
+        shared("advisories/kev/known_exploited_vulnerabilities.json"),
+    ];
+    let gateway = format!("{}.1", network.subnet);
+    let server = TestServer::start(
+        db,
+        format!("{gateway}:0").parse().unwrap(),
+        vec![gateway],
+        &feeds,
+    );
+    let token = server.enrollment_token(
+        json!({"uses": 4, "department": "Operations", "environment": "production"}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = hosts(dir.path());
+    for (i, host) in hosts.iter().enumerate() {
+        let state = dir.path().join(format!("state-{i}"));
+        let ns = &network.namespaces[i];
+        let enrolled = agent_in(
+            ns,
+            host.name,
+            &state,
+            host,
+            &[
+                "enroll",
+                "--server",
+                &server.url,
+                "--token",
+                &token,
+                "--ca-fingerprint",
+                &server.fingerprint(),
+            ],
+        );
+        assert!(
+            enrolled.status.success(),
+            "{}: {}",
+            host.name,
+            String::from_utf8_lossy(&enrolled.stderr)
+        );
+        let ran = agent_in(ns, host.name, &state, host, &["run", "--once"]);
+        assert!(
+            ran.status.success(),
+            "{}: {}",
+            host.name,
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+
+    let listed = server.api.get("/api/v1/hosts", &server.admin);
+    assert_eq!(listed["hosts"].as_array().unwrap().len(), 4);
+    let kev = shared("advisories/kev/known_exploited_vulnerabilities.json")
+        .display()
+        .to_string();
+    for (i, host) in hosts.iter().enumerate() {
+        let found = server
+            .api
+            .get(&format!("/api/v1/hosts?name={}", host.name), &server.admin);
+        let row = &found["hosts"][0];
+        assert_eq!(row["os"], host.os, "{}", host.name);
+        assert_eq!(row["department"], "Operations");
+        assert!(
+            row["addresses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["ip"] == network.address(i)),
+            "{row}"
+        );
+        let detail = server.api.get(
+            &format!("/api/v1/hosts/{}", row["id"].as_str().unwrap()),
+            &server.admin,
+        );
+        let mut ours: Vec<_> = detail["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(key)
+            .collect();
+        ours.sort();
+
+        let mut args = vec!["--inventory-format", host.format, "--kev", &kev];
+        let advisories: Vec<String> = feeds[..3].iter().map(|p| p.display().to_string()).collect();
+        for a in &advisories {
+            args.extend(["--advisories", a.as_str()]);
+        }
+        let assessed = crate::assess(
+            &host.inventory.display().to_string(),
+            host.os,
+            &advisories[0],
+            &args[..],
+        );
+        let mut expected: Vec<_> = assessed["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(key)
+            .collect();
+        expected.sort();
+        assert_eq!(
+            ours, expected,
+            "{}: server findings differ from `patchwarden assess`",
+            host.name
+        );
+        assert_eq!(
+            detail["software"].as_array().unwrap().len() as u64,
+            assessed["host"]["packages"].as_u64().unwrap()
+        );
+        if host.os != "Alpine:v3.18" {
+            assert!(!ours.is_empty(), "{} misses patches", host.name);
+        }
+    }
+
+    // §7.2.1: an IP range selects exactly the hosts in it.
+    let range = format!("{}-{}", network.address(0), network.address(1));
+    let selected = server
+        .api
+        .get(&format!("/api/v1/hosts?ip={range}"), &server.admin);
+    let mut names: Vec<&str> = selected["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["hostname"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["deb12-web", "focal-kiosk"]);
+    let missing = server.api.get("/api/v1/hosts?missing=true", &server.admin);
+    assert_eq!(
+        missing["hosts"].as_array().unwrap().len(),
+        3,
+        "all but the Alpine host miss patches"
+    );
+    let patches = server.api.get("/api/v1/patches", &server.admin);
+    assert!(
+        patches["patches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kev"] == true && p["hosts"].as_u64() >= Some(1))
+    );
+}
+
+#[test]
+fn fleet_on_sqlite() {
+    fleet(Db::Sqlite, 1);
+}
+
+#[test]
+fn fleet_on_postgres() {
+    fleet(Db::Postgres, 2);
+}
