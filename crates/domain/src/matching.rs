@@ -75,6 +75,15 @@ impl AdvisoryIndex {
         &self.advisories
     }
 
+    /// Whether any advisory names this package (by binary or source name) in this ecosystem: most
+    /// installed packages have none, and need no further work.
+    pub fn names(&self, ecosystem: &Ecosystem, package: &InstalledPackage) -> bool {
+        self.ecosystems.get(ecosystem).is_some_and(|entries| {
+            entries.by_binary.contains_key(&package.name)
+                || entries.by_source.contains_key(package.source_name())
+        })
+    }
+
     /// Every advisory that applies to `package` on a host of `ecosystem`, evaluated from scratch.
     pub fn evaluate(&self, ecosystem: &Ecosystem, package: &InstalledPackage) -> Vec<Hit> {
         let Some(entries) = self.ecosystems.get(ecosystem) else {
@@ -228,9 +237,13 @@ pub fn assess_packages<'a>(
     packages: impl IntoIterator<Item = (&'a Ecosystem, &'a InstalledPackage)>,
 ) -> Vec<Arc<[Hit]>> {
     let mut seen: HashMap<DistinctKey<'a>, Arc<[Hit]>> = HashMap::new();
+    let none: Arc<[Hit]> = Arc::from(Vec::new());
     packages
         .into_iter()
         .map(|(ecosystem, package)| {
+            if !index.names(ecosystem, package) {
+                return Arc::clone(&none);
+            }
             seen.entry(DistinctKey::of(ecosystem, package))
                 .or_insert_with(|| index.evaluate(ecosystem, package).into())
                 .clone()

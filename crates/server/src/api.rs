@@ -402,14 +402,15 @@ async fn report(
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> Result<Response, ApiError> {
-    let host_id = auth::agent(&state, &headers).await?;
-    if host_id != id {
+    let session = auth::agent(&state, &headers).await?;
+    if session.host_id != id {
+        let owner = &session.host_id;
         return Err(ApiError::forbidden(format!(
-            "this credential belongs to host {host_id}, not {id}"
+            "this credential belongs to host {owner}, not {id}"
         )));
     }
     let report = ingest::decode(&headers, &bytes)?;
-    let response = ingest::receive(&state, &host_id, report, clock::now()).await?;
+    let response = ingest::receive(&state, &session, report, clock::now()).await?;
     Ok(Json(response).into_response())
 }
 

@@ -105,11 +105,14 @@ pub async fn principal(
 }
 
 /// The host whose credential this is; revoked and unknown credentials are refused.
-pub async fn agent(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+pub async fn agent(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<patchwarden_store::AgentSession, ApiError> {
     let credential = bearer(headers)?;
     state
         .store
-        .host_for_credential(&sha256_hex(credential))
+        .agent_session(&sha256_hex(credential))
         .await?
         .ok_or_else(|| {
             ApiError::unauthorized("unknown or revoked host credential: enroll the host again")

@@ -8,7 +8,7 @@ use patchwarden_domain::ecosystem::Ecosystem;
 use patchwarden_domain::inventory::{InstalledPackage, InventoryFormat};
 use patchwarden_domain::version::Version;
 use patchwarden_proto::{Inventory, Report, ReportResponse};
-use patchwarden_store::{AddressRow, InventoryRecord, ReportRecord, SoftwareRow};
+use patchwarden_store::{AddressRow, AgentSession, InventoryRecord, ReportRecord, SoftwareRow};
 
 use crate::advisories;
 use crate::error::ApiError;
@@ -151,19 +151,15 @@ fn check(report: &Report) -> Result<Checked, ApiError> {
 /// Stores one report of `host_id` and says what the agent should do next.
 pub async fn receive(
     state: &AppState,
-    host_id: &str,
+    host: &AgentSession,
     report: Report,
     now: i64,
 ) -> Result<ReportResponse, ApiError> {
+    let host_id = host.host_id.as_str();
     let Checked {
         ecosystem,
         inventory,
     } = check(&report)?;
-    let host = state
-        .store
-        .host_state(host_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no host {host_id}")))?;
     let advisories = state.advisories();
     let has_inventory = inventory.is_some();
     let (inventory_record, findings) = match (inventory, &ecosystem) {
@@ -218,11 +214,11 @@ pub async fn receive(
         inventory: inventory_record,
         findings,
     };
-    let stored = state.store.store_report(&record).await?;
+    let stored = state.store.store_report(&record, &host.facts).await?;
     let known_hash = if has_inventory && stored.stored {
         report.inventory_hash.clone()
     } else {
-        host.inventory_hash
+        host.inventory_hash.clone()
     };
     Ok(ReportResponse {
         stored_through: u64::try_from(stored.stored_through).unwrap_or(0),

@@ -160,6 +160,8 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = listener.accept() => {
                     let Ok((tcp, _peer)) = accepted else { continue };
+                    // Answers go out at once: Nagle's algorithm with delayed ACKs adds 40 ms stalls.
+                    let _ = tcp.set_nodelay(true);
                     let acceptor = acceptor.clone();
                     let app = app.clone();
                     connections.spawn(async move {

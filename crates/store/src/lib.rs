@@ -6,7 +6,9 @@
 
 mod rows;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
@@ -37,7 +39,14 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Package record key → id. Records never change once stored, so ids can be remembered; only
+    /// ids of committed rows enter.
+    software_ids: Arc<std::sync::Mutex<HashMap<String, i64>>>,
 }
+
+/// Beyond this many remembered ids the cache starts again (a fleet has far fewer distinct records).
+const SOFTWARE_ID_CACHE: usize = 1 << 20;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -92,7 +101,12 @@ impl Store {
                 pool
             }
         };
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            software_ids: Arc::default(),
+        })
     }
 
     /// The embedded default: `patchwarden.db` in the data directory.
@@ -102,6 +116,31 @@ impl Store {
             data_dir.join("patchwarden.db").display()
         ))
         .await
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so that
+    /// concurrent writers wait for each other (busy timeout) instead of failing when a read lock
+    /// cannot be upgraded.
+    /// Within this process writers also queue on a fair lock first: SQLite's busy handler polls
+    /// and can starve one writer past its timeout under steady contention.
+    async fn write(
+        &self,
+    ) -> Result<(Tx<'static>, Option<tokio::sync::OwnedMutexGuard<()>>), StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                let guard = self.exclusive().await;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await?, guard)
+            }
+            Backend::Postgres => (self.pool.begin().await?, None),
+        })
+    }
+
+    /// The in-process writer lock (SQLite only), for single-statement writes too.
+    async fn exclusive(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(Arc::clone(&self.writer).lock_owned().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -123,6 +162,7 @@ impl Store {
     }
 
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let _writer = self.exclusive().await;
         sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
@@ -132,6 +172,7 @@ impl Store {
     }
 
     pub async fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
+        let _writer = self.exclusive().await;
         sqlx::query("DELETE FROM settings WHERE key = $1")
             .bind(key)
             .execute(&self.pool)
@@ -155,7 +196,7 @@ impl Store {
         user: &NewUser,
         setup_key: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (mut tx, _writer) = self.write().await?;
         let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
             .fetch_one(&mut *tx)
             .await?
@@ -173,7 +214,7 @@ impl Store {
     }
 
     pub async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (mut tx, _writer) = self.write().await?;
         let exists = sqlx::query("SELECT 1 FROM users WHERE username = $1")
             .bind(&user.username)
             .fetch_optional(&mut *tx)
@@ -201,6 +242,7 @@ impl Store {
     }
 
     pub async fn create_api_token(&self, token: &NewApiToken) -> Result<(), StoreError> {
+        let _writer = self.exclusive().await;
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, role, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -244,6 +286,7 @@ impl Store {
         &self,
         token: &NewEnrollmentToken,
     ) -> Result<(), StoreError> {
+        let _writer = self.exclusive().await;
         sqlx::query(
             "INSERT INTO enrollment_tokens (id, token_hash, created_by, created_at, expires_at, uses_left, department, platform_class, environment) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -270,7 +313,7 @@ impl Store {
         host: &NewHost,
         now: i64,
     ) -> Result<Option<Labels>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (mut tx, _writer) = self.write().await?;
         let used = sqlx::query(
             "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2",
         )
@@ -310,6 +353,25 @@ impl Store {
         Ok(Some(labels))
     }
 
+    /// The host a credential belongs to, if it is not revoked, with what a report needs of it.
+    pub async fn agent_session(
+        &self,
+        credential_hash: &str,
+    ) -> Result<Option<AgentSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, last_sequence, inventory_hash, facts FROM hosts WHERE credential_hash = $1 AND revoked = 0",
+        )
+        .bind(credential_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| AgentSession {
+            host_id: r.get(0),
+            last_sequence: r.get(1),
+            inventory_hash: r.get(2),
+            facts: r.get(3),
+        }))
+    }
+
     /// The host a credential belongs to, if it is not revoked.
     pub async fn host_for_credential(
         &self,
@@ -324,6 +386,7 @@ impl Store {
 
     /// Revokes a host's credential; `false` if there is no such host.
     pub async fn revoke_host(&self, host_id: &str) -> Result<bool, StoreError> {
+        let _writer = self.exclusive().await;
         let done = sqlx::query("UPDATE hosts SET revoked = 1 WHERE id = $1")
             .bind(host_id)
             .execute(&self.pool)
@@ -351,14 +414,39 @@ impl Store {
 
     /// Stores one report with everything it brings, exactly once: a sequence at or below the
     /// host's last stored one is acknowledged and not stored again.
-    pub async fn store_report(&self, report: &ReportRecord) -> Result<Stored, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let last: i64 = sqlx::query("SELECT last_sequence FROM hosts WHERE id = $1")
-            .bind(&report.host_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .get(0);
-        if report.sequence <= last {
+    pub async fn store_report(
+        &self,
+        report: &ReportRecord,
+        previous_facts: &str,
+    ) -> Result<Stored, StoreError> {
+        // Work that needs no lock is done before taking it: writers queue for as short as possible.
+        let known = report
+            .inventory
+            .as_ref()
+            .map(|inventory| self.known_software_ids(inventory));
+        let (mut tx, _writer) = self.write().await?;
+        // The sequence check and the update are one statement: of two deliveries of one report,
+        // exactly one updates the host.
+        let updated = sqlx::query(
+            "UPDATE hosts SET hostname = $2, facts = $3, os = $4, last_seen = $5, last_sequence = $6, \
+             dropped_reports = dropped_reports + $7 WHERE id = $1 AND last_sequence < $6",
+        )
+        .bind(&report.host_id)
+        .bind(&report.hostname)
+        .bind(&report.facts_json)
+        .bind(&report.os)
+        .bind(report.received_at)
+        .bind(report.sequence)
+        .bind(report.dropped)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            drop(tx);
+            let last: i64 = sqlx::query("SELECT last_sequence FROM hosts WHERE id = $1")
+                .bind(&report.host_id)
+                .fetch_one(&self.pool)
+                .await?
+                .get(0);
             return Ok(Stored {
                 stored_through: last,
                 stored: false,
@@ -372,25 +460,15 @@ impl Store {
             .bind(i64::from(report.inventory.is_some()))
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE hosts SET hostname = $2, facts = $3, os = $4, last_seen = $5, last_sequence = $6, \
-             dropped_reports = dropped_reports + $7 WHERE id = $1",
-        )
-        .bind(&report.host_id)
-        .bind(&report.hostname)
-        .bind(&report.facts_json)
-        .bind(&report.os)
-        .bind(report.received_at)
-        .bind(report.sequence)
-        .bind(report.dropped)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM host_addresses WHERE host_id = $1")
-            .bind(&report.host_id)
-            .execute(&mut *tx)
-            .await?;
-        for address in &report.addresses {
-            sqlx::query(
+        // Addresses come from the facts: rewritten only when the facts changed.
+        let addresses_changed = previous_facts != report.facts_json.as_str();
+        if addresses_changed {
+            sqlx::query("DELETE FROM host_addresses WHERE host_id = $1")
+                .bind(&report.host_id)
+                .execute(&mut *tx)
+                .await?;
+            for address in &report.addresses {
+                sqlx::query(
                 "INSERT INTO host_addresses (host_id, interface, ip, mac) VALUES ($1, $2, $3, $4)",
             )
             .bind(&report.host_id)
@@ -399,25 +477,54 @@ impl Store {
             .bind(&address.mac)
             .execute(&mut *tx)
             .await?;
+            }
         }
-        if let Some(inventory) = &report.inventory {
-            replace_software(
+        let mut learned = Vec::new();
+        if let (Some(inventory), Some(known)) = (&report.inventory, &known) {
+            learned = replace_software(
+                self.backend,
                 &mut tx,
                 &report.host_id,
                 inventory,
+                known,
                 report.received_at,
                 report.sequence,
             )
             .await?;
         }
         if let Some(findings) = &report.findings {
-            replace_findings(&mut tx, &report.host_id, findings).await?;
+            replace_findings(self.backend, &mut tx, &report.host_id, findings).await?;
         }
         tx.commit().await?;
+        self.remember_software_ids(learned);
         Ok(Stored {
             stored_through: report.sequence,
             stored: true,
         })
+    }
+
+    /// The ids already known for an inventory's records, by position (`None`: not yet known).
+    fn known_software_ids(&self, inventory: &InventoryRecord) -> Vec<Option<i64>> {
+        let cache = match self.software_ids.lock() {
+            Ok(cache) => cache,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        inventory
+            .packages
+            .iter()
+            .map(|p| cache.get(&p.key(&inventory.ecosystem)).copied())
+            .collect()
+    }
+
+    fn remember_software_ids(&self, learned: Vec<(String, i64)>) {
+        let mut cache = match self.software_ids.lock() {
+            Ok(cache) => cache,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if cache.len() + learned.len() > SOFTWARE_ID_CACHE {
+            cache.clear();
+        }
+        cache.extend(learned);
     }
 
     /// Replaces a host's findings (after the advisories changed).
@@ -426,8 +533,8 @@ impl Store {
         host_id: &str,
         findings: &[FindingRow],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        replace_findings(&mut tx, host_id, findings).await?;
+        let (mut tx, _writer) = self.write().await?;
+        replace_findings(self.backend, &mut tx, host_id, findings).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -500,6 +607,24 @@ impl Store {
         Ok(rows.into_iter().map(|r| software_row(&r)).collect())
     }
 
+    /// What changed on a host and when: (package, version, `added`/`removed`, time), oldest first.
+    pub async fn software_history(
+        &self,
+        host_id: &str,
+    ) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.name, s.version, h.change, h.at FROM software_history h JOIN software s ON s.id = h.software_id \
+             WHERE h.host_id = $1 ORDER BY h.at, h.sequence, h.change DESC, s.name, s.version",
+        )
+        .bind(host_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect())
+    }
+
     pub async fn host_findings(&self, host_id: &str) -> Result<Vec<FindingRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT package, source, installed, fixed, advisory, cves, severity, kev, epss FROM findings WHERE host_id = $1",
@@ -565,10 +690,49 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
+    /// The database's own limit, for benchmarks: inserts `inventories` × `rows_per_inventory`
+    /// (host, package key) rows into a scratch table, one transaction per inventory, in the same
+    /// batched statements an ingest uses, and drops the table. Returns the rows inserted.
+    pub async fn raw_insert_baseline(
+        &self,
+        inventories: usize,
+        rows_per_inventory: usize,
+    ) -> Result<usize, StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS bench_raw_rows (host_id TEXT NOT NULL, key TEXT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        let rows: Vec<String> = (0..rows_per_inventory)
+            .map(|i| format!("Debian:12\u{1f}package-{i}\u{1f}1.0-{i}\u{1f}amd64"))
+            .collect();
+        for inventory in 0..inventories {
+            let host = format!("bench-host-{inventory}");
+            let (mut tx, _writer) = self.write().await?;
+            for chunk in rows.chunks(BATCH) {
+                let sql = format!(
+                    "INSERT INTO bench_raw_rows (host_id, key) VALUES {}",
+                    placeholders(self.backend, chunk.len(), 2, 1)
+                );
+                let mut query = sqlx::query(&sql);
+                for key in chunk {
+                    query = query.bind(&host).bind(key);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        sqlx::query("DROP TABLE bench_raw_rows")
+            .execute(&self.pool)
+            .await?;
+        Ok(inventories * rows_per_inventory)
+    }
+
     // ---- feeds ----
 
     /// Stores (or replaces) one advisory source with its import figures.
     pub async fn put_feed_source(&self, source: &FeedSource) -> Result<(), StoreError> {
+        let _writer = self.exclusive().await;
         sqlx::query(
             "INSERT INTO feed_sources (name, kind, content, sha256, imported_at, url, etag, last_modified, records, advisories, rejected, last_error) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL) \
@@ -593,6 +757,7 @@ impl Store {
     }
 
     pub async fn feed_error(&self, name: &str, error: &str) -> Result<(), StoreError> {
+        let _writer = self.exclusive().await;
         sqlx::query("UPDATE feed_sources SET last_error = $2 WHERE name = $1")
             .bind(name)
             .bind(error)
@@ -653,46 +818,97 @@ fn software_row(r: &sqlx::any::AnyRow) -> SoftwareRow {
     }
 }
 
+/// `(?, ?), (?, ?)` or `($1, $2), ($3, $4)`: `rows` rows of `columns` values, numbered from
+/// `first`. SQLite gets plain `?`: sqlx looks each `$N` up by name, which is quadratic in the number
+/// of parameters and made large batches slower than single rows.
+fn placeholders(backend: Backend, rows: usize, columns: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (0..columns)
+                .map(|c| match backend {
+                    Backend::Sqlite => "?".to_owned(),
+                    Backend::Postgres => format!("${}", first + r * columns + c),
+                })
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `?, ?, ?` or `$2, $3, $4`: a list of `n` values numbered from `first`.
+fn list(backend: Backend, n: usize, first: usize) -> String {
+    placeholders(backend, n, 1, first).replace(['(', ')'], "")
+}
+
+/// Rows per multi-row statement: 400 rows × 7 values stays under SQLite's 32,766 parameters.
+const BATCH: usize = 400;
+
 /// Makes the host's software the given set, recording what was added and removed (§7.5.3).
+/// Distinct package records are inserted once, in batches; ids already known (`known`, by
+/// position) are not looked up again. Returns the ids it learned, to remember after commit.
 async fn replace_software(
+    backend: Backend,
     tx: &mut Tx<'_>,
     host_id: &str,
     inventory: &InventoryRecord,
+    known: &[Option<i64>],
     at: i64,
     sequence: i64,
-) -> Result<(), StoreError> {
-    let mut new_ids = Vec::with_capacity(inventory.packages.len());
-    for package in &inventory.packages {
-        let key = package.key(&inventory.ecosystem);
-        sqlx::query(
-            "INSERT INTO software (key, name, version, arch, source, source_version, module) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut new_ids: Vec<i64> = known.iter().flatten().copied().collect();
+    let unknown: Vec<(String, &SoftwareRow)> = inventory
+        .packages
+        .iter()
+        .zip(known)
+        .filter(|(_, id)| id.is_none())
+        .map(|(p, _)| (p.key(&inventory.ecosystem), p))
+        .collect();
+    for chunk in unknown.chunks(BATCH) {
+        let sql = format!(
+            "INSERT INTO software (key, name, version, arch, source, source_version, module) VALUES {} \
              ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&key)
-        .bind(&package.name)
-        .bind(&package.version)
-        .bind(&package.arch)
-        .bind(&package.source)
-        .bind(&package.source_version)
-        .bind(&package.module)
-        .execute(&mut **tx)
-        .await?;
-        let id: i64 = sqlx::query("SELECT id FROM software WHERE key = $1")
-            .bind(&key)
-            .fetch_one(&mut **tx)
-            .await?
-            .get(0);
-        new_ids.push(id);
+            placeholders(backend, chunk.len(), 7, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (key, p) in chunk {
+            query = query
+                .bind(key)
+                .bind(&p.name)
+                .bind(&p.version)
+                .bind(&p.arch)
+                .bind(&p.source)
+                .bind(&p.source_version)
+                .bind(&p.module);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    let mut learned = Vec::with_capacity(unknown.len());
+    for chunk in unknown.chunks(BATCH) {
+        let sql = format!(
+            "SELECT key, id FROM software WHERE key IN ({})",
+            list(backend, chunk.len(), 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (key, _) in chunk {
+            query = query.bind(key);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let id: i64 = row.get(1);
+            new_ids.push(id);
+            learned.push((row.get::<String, _>(0), id));
+        }
     }
     new_ids.sort_unstable();
     new_ids.dedup();
-    let old: Vec<i64> = sqlx::query("SELECT software_id FROM host_software WHERE host_id = $1")
+    let mut old: Vec<i64> = sqlx::query("SELECT software_id FROM host_software WHERE host_id = $1")
         .bind(host_id)
         .fetch_all(&mut **tx)
         .await?
         .into_iter()
         .map(|r| r.get(0))
         .collect();
+    old.sort_unstable();
     let removed: Vec<i64> = old
         .iter()
         .copied()
@@ -701,33 +917,59 @@ async fn replace_software(
     let added: Vec<i64> = new_ids
         .iter()
         .copied()
-        .filter(|id| !old.contains(id))
+        .filter(|id| old.binary_search(id).is_err())
         .collect();
-    for (change, ids) in [("removed", &removed), ("added", &added)] {
-        for id in ids {
-            sqlx::query("INSERT INTO software_history (host_id, software_id, change, at, sequence) VALUES ($1, $2, $3, $4, $5)")
-                .bind(host_id)
-                .bind(id)
-                .bind(change)
-                .bind(at)
-                .bind(sequence)
-                .execute(&mut **tx)
-                .await?;
+    // A host's first inventory is its baseline, not a change: history starts with the second.
+    let changes: &[(&str, &Vec<i64>)] = if old.is_empty() {
+        &[]
+    } else {
+        &[("removed", &removed), ("added", &added)]
+    };
+    for &(change, ids) in changes {
+        for chunk in ids.chunks(BATCH) {
+            let sql = format!(
+                "INSERT INTO software_history (host_id, software_id, change, at, sequence) VALUES {}",
+                placeholders(backend, chunk.len(), 5, 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query
+                    .bind(host_id)
+                    .bind(id)
+                    .bind(change)
+                    .bind(at)
+                    .bind(sequence);
+            }
+            query.execute(&mut **tx).await?;
         }
     }
-    for id in &removed {
-        sqlx::query("DELETE FROM host_software WHERE host_id = $1 AND software_id = $2")
-            .bind(host_id)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+    for chunk in removed.chunks(BATCH) {
+        let sql = match backend {
+            Backend::Sqlite => format!(
+                "DELETE FROM host_software WHERE host_id = ? AND software_id IN ({})",
+                list(backend, chunk.len(), 2)
+            ),
+            Backend::Postgres => format!(
+                "DELETE FROM host_software WHERE host_id = $1 AND software_id IN ({})",
+                list(backend, chunk.len(), 2)
+            ),
+        };
+        let mut query = sqlx::query(&sql).bind(host_id);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        query.execute(&mut **tx).await?;
     }
-    for id in &added {
-        sqlx::query("INSERT INTO host_software (host_id, software_id) VALUES ($1, $2)")
-            .bind(host_id)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+    for chunk in added.chunks(BATCH) {
+        let sql = format!(
+            "INSERT INTO host_software (host_id, software_id) VALUES {}",
+            placeholders(backend, chunk.len(), 2, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(host_id).bind(id);
+        }
+        query.execute(&mut **tx).await?;
     }
     sqlx::query("UPDATE hosts SET inventory_hash = $2, inventory_format = $3 WHERE id = $1")
         .bind(host_id)
@@ -735,10 +977,11 @@ async fn replace_software(
         .bind(&inventory.format)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(learned)
 }
 
 async fn replace_findings(
+    backend: Backend,
     tx: &mut Tx<'_>,
     host_id: &str,
     findings: &[FindingRow],
@@ -747,23 +990,26 @@ async fn replace_findings(
         .bind(host_id)
         .execute(&mut **tx)
         .await?;
-    for f in findings {
-        sqlx::query(
-            "INSERT INTO findings (host_id, package, source, installed, fixed, advisory, cves, severity, kev, epss) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(host_id)
-        .bind(&f.package)
-        .bind(&f.source)
-        .bind(&f.installed)
-        .bind(&f.fixed)
-        .bind(&f.advisory)
-        .bind(&f.cves)
-        .bind(&f.severity)
-        .bind(i64::from(f.kev))
-        .bind(f.epss)
-        .execute(&mut **tx)
-        .await?;
+    for chunk in findings.chunks(BATCH) {
+        let sql = format!(
+            "INSERT INTO findings (host_id, package, source, installed, fixed, advisory, cves, severity, kev, epss) VALUES {}",
+            placeholders(backend, chunk.len(), 10, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for f in chunk {
+            query = query
+                .bind(host_id)
+                .bind(&f.package)
+                .bind(&f.source)
+                .bind(&f.installed)
+                .bind(&f.fixed)
+                .bind(&f.advisory)
+                .bind(&f.cves)
+                .bind(&f.severity)
+                .bind(i64::from(f.kev))
+                .bind(f.epss);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

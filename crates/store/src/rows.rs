@@ -65,6 +65,16 @@ pub struct NewHost {
     pub credential_hash: String,
 }
 
+/// An agent's host as its credential finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSession {
+    pub host_id: String,
+    pub last_sequence: i64,
+    pub inventory_hash: String,
+    /// The facts last stored (JSON), to tell whether a report changes them.
+    pub facts: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostState {
     pub last_sequence: i64,

@@ -172,14 +172,14 @@ async fn story(store: Store) {
         Some(vec![finding.clone()]),
     );
     assert_eq!(
-        store.store_report(&first).await.unwrap(),
+        store.store_report(&first, "").await.unwrap(),
         Stored {
             stored_through: 1,
             stored: true
         }
     );
     assert_eq!(
-        store.store_report(&first).await.unwrap(),
+        store.store_report(&first, "").await.unwrap(),
         Stored {
             stored_through: 1,
             stored: false
@@ -197,14 +197,34 @@ async fn story(store: Store) {
         ]),
         Some(vec![]),
     );
-    store.store_report(&upgraded).await.unwrap();
+    store.store_report(&upgraded, "{}").await.unwrap();
     assert_eq!(
         store.host_software("h1").await.unwrap(),
         vec![package("bash", "5.2-1"), package("openssl", "3.0.2-1")]
     );
     assert!(store.host_findings("h1").await.unwrap().is_empty());
+    // The first inventory is the baseline; the second records what changed (§7.5.3).
+    assert_eq!(
+        store.software_history("h1").await.unwrap(),
+        vec![
+            (
+                "openssl".to_owned(),
+                "3.0.1-1".to_owned(),
+                "removed".to_owned(),
+                1002
+            ),
+            (
+                "openssl".to_owned(),
+                "3.0.2-1".to_owned(),
+                "added".to_owned(),
+                1002
+            ),
+        ]
+    );
+    let session = store.agent_session("c-h1").await.unwrap().unwrap();
+    assert_eq!((session.host_id.as_str(), session.last_sequence), ("h1", 2));
     store
-        .store_report(&report("h1", 3, None, None))
+        .store_report(&report("h1", 3, None, None), "{}")
         .await
         .unwrap();
     assert_eq!(

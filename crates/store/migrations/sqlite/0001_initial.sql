@@ -77,11 +77,12 @@ CREATE TABLE software (
     module TEXT
 );
 
+-- WITHOUT ROWID: the primary key is the table, so each row is written to one B-tree, not two.
 CREATE TABLE host_software (
     host_id TEXT NOT NULL REFERENCES hosts(id),
     software_id BIGINT NOT NULL REFERENCES software(id),
     PRIMARY KEY (host_id, software_id)
-);
+) WITHOUT ROWID;
 
 -- §7.5.3: what changed on each host, and when.
 CREATE TABLE software_history (
@@ -101,7 +102,7 @@ CREATE TABLE reports (
     received_at BIGINT NOT NULL,
     had_inventory BIGINT NOT NULL,
     PRIMARY KEY (host_id, sequence)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE findings (
     host_id TEXT NOT NULL REFERENCES hosts(id),

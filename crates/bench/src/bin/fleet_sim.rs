@@ -1,0 +1,481 @@
+//! `fleet-sim`: drives simulated agents with realistic inventories against a real `patchwarden serve`
+//! it starts itself (like Fleet's osquery-perf), and measures, in one run: full-inventory ingests per
+//! second, unchanged check-ins per second, latency percentiles at a fleet's steady pace, the server's
+//! memory, and the raw insert rate of the same rows into the same database (the database's own limit).
+//!
+//! `cargo run --release -p patchwarden-bench --bin fleet-sim -- --hosts 10000` (SQLite), add
+//! `--database postgres://…` for PostgreSQL.
+
+// A benchmark that cannot run should stop loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use patchwarden_domain::inventory::{self, InventoryFormat};
+use patchwarden_proto::{Address, Facts, Inventory, Package, Report};
+use patchwarden_testkit::{Rng, shared};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Simulated hosts.
+    #[arg(long, default_value_t = 1000)]
+    hosts: usize,
+    /// Packages per host.
+    #[arg(long, default_value_t = 2000)]
+    packages: usize,
+    /// Concurrent connections for the throughput phases.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Check-in interval of the paced phase, in seconds (the fleet's steady load is hosts/interval).
+    #[arg(long, default_value_t = 60)]
+    interval: u64,
+    /// How long the paced phase runs, in seconds.
+    #[arg(long, default_value_t = 30)]
+    paced_seconds: u64,
+    /// PostgreSQL URL; SQLite in a temporary data directory by default.
+    #[arg(long)]
+    database: Option<String>,
+    /// The `patchwarden` binary.
+    #[arg(long, default_value = "target/release/patchwarden")]
+    server_binary: PathBuf,
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    setup_token: String,
+    data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(args: &Args) -> anyhow::Result<Server> {
+    let data = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut command = Command::new(&args.server_binary);
+    command
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data.path());
+    if let Some(url) = &args.database {
+        command.args(["--database", url]);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", args.server_binary.display()))?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut url = String::new();
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(u) = line.strip_prefix("patchwarden listening on ") {
+            url = u.to_owned();
+        }
+        if line.contains("CA fingerprint") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    if url.is_empty() {
+        bail!("the server did not start");
+    }
+    let setup_token = std::fs::read_to_string(data.path().join("setup-token"))?
+        .trim()
+        .to_owned();
+    Ok(Server {
+        child,
+        url,
+        setup_token,
+        data,
+    })
+}
+
+fn client(ca: &Path) -> ureq::Agent {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut std::fs::read(ca).unwrap().as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    ureq::AgentBuilder::new()
+        .tls_config(Arc::new(config))
+        .max_idle_connections_per_host(256)
+        .build()
+}
+
+fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &Value) -> Value {
+    let mut request = agent.post(url);
+    if let Some(t) = token {
+        request = request.set("Authorization", &format!("Bearer {t}"));
+    }
+    match request.send_json(body) {
+        Ok(r) => r.into_json().unwrap(),
+        Err(ureq::Error::Status(code, r)) => {
+            panic!("{url}: {code} {}", r.into_string().unwrap_or_default())
+        }
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+/// A base of `n` real packages: the Debian 12 host's, then packages of the bookworm-security index.
+fn base_packages(n: usize) -> Vec<Package> {
+    let status = std::fs::read_to_string(shared("inventories/debian12.dpkg-status")).unwrap();
+    let mut packages: Vec<Package> = inventory::parse(InventoryFormat::DpkgStatus, &status)
+        .unwrap()
+        .into_iter()
+        .map(|p| Package {
+            name: p.name.clone(),
+            version: p.version.to_string(),
+            arch: p.arch.clone(),
+            source: p.source.clone(),
+            source_version: p.source_version.as_ref().map(ToString::to_string),
+            module: None,
+        })
+        .collect();
+    let index = std::fs::read_to_string(shared(
+        "advisories/debian/bookworm-security_main_binary-amd64_Packages",
+    ))
+    .unwrap();
+    let mut name = String::new();
+    for line in index.lines() {
+        if let Some(n) = line.strip_prefix("Package: ") {
+            name = n.to_owned();
+        } else if let Some(v) = line.strip_prefix("Version: ")
+            && packages.len() < n
+            && !packages.iter().any(|p| p.name == name)
+        {
+            packages.push(Package {
+                name: name.clone(),
+                version: v.to_owned(),
+                arch: Some("amd64".into()),
+                source: None,
+                source_version: None,
+                module: None,
+            });
+        }
+    }
+    packages.truncate(n);
+    packages
+}
+
+struct Host {
+    id: String,
+    credential: String,
+    inventory: Inventory,
+    hash: String,
+    sequence: AtomicUsize,
+}
+
+fn report(host: &Host, with_inventory: bool, i: usize) -> Vec<u8> {
+    let report = Report {
+        sequence: host.sequence.fetch_add(1, Ordering::SeqCst) as u64 + 1,
+        created_at: "2026-12-04T12:00:00Z".into(),
+        facts: Facts {
+            hostname: format!("sim-{i:05}"),
+            os: "Debian:12".into(),
+            addresses: vec![Address {
+                interface: "eth0".into(),
+                ip: format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255),
+                mac: String::new(),
+            }],
+            ..Facts::default()
+        },
+        inventory_hash: host.hash.clone(),
+        inventory: with_inventory.then(|| host.inventory.clone()),
+        dropped: 0,
+    };
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(&serde_json::to_vec(&report).unwrap())
+        .unwrap();
+    gzip.finish().unwrap()
+}
+
+fn send(agent: &ureq::Agent, url: &str, host: &Host, body: &[u8]) -> Duration {
+    let started = Instant::now();
+    let response = agent
+        .post(&format!("{url}/api/v1/agent/hosts/{}/reports", host.id))
+        .set("Authorization", &format!("Bearer {}", host.credential))
+        .set("Content-Encoding", "gzip")
+        .send_bytes(body);
+    match response {
+        Ok(r) => {
+            let _ = r.into_string();
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            panic!("report: {code} {}", r.into_string().unwrap_or_default())
+        }
+        Err(e) => panic!("report: {e}"),
+    }
+    started.elapsed()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[at].as_secs_f64() * 1000.0
+}
+
+/// Runs `work(host index)` over all hosts with `threads` workers; returns (elapsed, latencies).
+fn phase(
+    hosts: usize,
+    threads: usize,
+    work: impl Fn(usize) -> Duration + Sync,
+) -> (Duration, Vec<Duration>) {
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let mut latencies: Vec<Duration> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= hosts {
+                            break mine;
+                        }
+                        mine.push(work(i));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    latencies.sort();
+    (started.elapsed(), latencies)
+}
+
+fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let server = start_server(&args)?;
+    let ca = server.data.path().join("tls/ca.pem");
+    let agent = client(&ca);
+    let url = server.url.clone();
+    post(
+        &agent,
+        &format!("{url}/api/v1/setup"),
+        None,
+        &json!({"token": server.setup_token, "username": "sim", "password": "quartz lemon wardrobe 97"}),
+    );
+    let admin = post(
+        &agent,
+        &format!("{url}/api/v1/sessions"),
+        None,
+        &json!({"username": "sim", "password": "quartz lemon wardrobe 97"}),
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enrollment = post(
+        &agent,
+        &format!("{url}/api/v1/enrollment-tokens"),
+        Some(&admin),
+        &json!({"uses": args.hosts}),
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Hosts share most versions, as real fleets do: each differs from the base in a few packages.
+    let base = base_packages(args.packages);
+    let index = std::fs::read_to_string(shared(
+        "advisories/debian/bookworm-security_main_binary-amd64_Packages",
+    ))
+    .unwrap();
+    let newer: Vec<(String, String)> = {
+        let mut out = Vec::new();
+        let mut name = String::new();
+        for line in index.lines() {
+            if let Some(n) = line.strip_prefix("Package: ") {
+                name = n.to_owned();
+            } else if let Some(v) = line.strip_prefix("Version: ") {
+                out.push((name.clone(), v.to_owned()));
+            }
+        }
+        out
+    };
+    let mut rng = Rng(42);
+    let mut hosts = Vec::with_capacity(args.hosts);
+    eprintln!("enrolling {} hosts…", args.hosts);
+    for i in 0..args.hosts {
+        let enrolled = post(
+            &agent,
+            &format!("{url}/api/v1/agent/enroll"),
+            None,
+            &json!({"token": enrollment, "hostname": format!("sim-{i:05}")}),
+        );
+        let mut packages = base.clone();
+        for _ in 0..rng.below(20) {
+            let (name, version) = rng.pick(&newer);
+            if let Some(p) = packages.iter_mut().find(|p| &p.name == name) {
+                p.version.clone_from(version);
+            }
+        }
+        let inventory = Inventory {
+            format: "dpkg-status".into(),
+            packages,
+        };
+        let hash = hex::encode(sha2::Sha256::digest(
+            serde_json::to_vec(&inventory).unwrap(),
+        ));
+        hosts.push(Host {
+            id: enrolled["host_id"].as_str().unwrap().to_owned(),
+            credential: enrolled["credential"].as_str().unwrap().to_owned(),
+            inventory,
+            hash,
+            sequence: AtomicUsize::new(0),
+        });
+    }
+    let pid = server.child.id();
+    let rss_before = rss_kb(pid, "VmRSS:");
+
+    eprintln!("full inventories…");
+    let bodies: Vec<Vec<u8>> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| report(h, true, i))
+        .collect();
+    let (full_time, full_lat) = phase(hosts.len(), args.concurrency, |i| {
+        send(&agent, &url, &hosts[i], &bodies[i])
+    });
+    let full_rate = hosts.len() as f64 / full_time.as_secs_f64();
+
+    eprintln!("unchanged check-ins…");
+    let rounds = 3;
+    let total = hosts.len() * rounds;
+    // Bodies are made before the clock starts: the simulator measures the server, not itself.
+    let unchanged: Vec<Vec<u8>> = (0..total)
+        .map(|k| report(&hosts[k % hosts.len()], false, k % hosts.len()))
+        .collect();
+    let (unchanged_time, unchanged_lat) = phase(total, args.concurrency, |k| {
+        send(&agent, &url, &hosts[k % hosts.len()], &unchanged[k])
+    });
+    let unchanged_rate = total as f64 / unchanged_time.as_secs_f64();
+
+    // Steady pace: every host once per interval, spread evenly.
+    let rate = hosts.len() as f64 / args.interval as f64;
+    let count = (rate * args.paced_seconds as f64) as usize;
+    eprintln!("paced: {rate:.0} check-ins/s for {}s…", args.paced_seconds);
+    let started = Instant::now();
+    let (_, paced_lat) = phase(count, args.concurrency.max(8), |k| {
+        let due = started + Duration::from_secs_f64(k as f64 / rate);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let i = k % hosts.len();
+        send(&agent, &url, &hosts[i], &report(&hosts[i], false, i))
+    });
+    let rss_after = rss_kb(pid, "VmRSS:");
+    let hwm = rss_kb(pid, "VmHWM:");
+
+    // The database's own limit, in the same run: the same number of rows, the same batching.
+    eprintln!("raw insert baseline…");
+    let database = args.database.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}",
+            server.data.path().join("patchwarden.db").display()
+        )
+    });
+    let inventories = hosts.len().min(2000);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let raw_time = runtime.block_on(async {
+        let store = patchwarden_store::Store::open(&database).await.unwrap();
+        let started = Instant::now();
+        store
+            .raw_insert_baseline(inventories, args.packages)
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        store.close().await;
+        elapsed
+    });
+    let raw_rate = inventories as f64 / raw_time.as_secs_f64();
+
+    let backend = if args.database.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "backend: {backend}; hosts: {}; packages per host: {}; concurrency: {}",
+        hosts.len(),
+        args.packages,
+        args.concurrency
+    );
+    println!(
+        "full inventory ingests: {full_rate:.0}/s (p50 {:.1} ms, p99 {:.1} ms); raw insert of the same rows: {raw_rate:.0} inventories/s ({:.0} rows/s); ratio {:.2}",
+        percentile(&full_lat, 0.5),
+        percentile(&full_lat, 0.99),
+        raw_rate * args.packages as f64,
+        full_rate / raw_rate
+    );
+    println!(
+        "unchanged check-ins: {unchanged_rate:.0}/s (p50 {:.1} ms, p99 {:.1} ms)",
+        percentile(&unchanged_lat, 0.5),
+        percentile(&unchanged_lat, 0.99)
+    );
+    println!(
+        "paced {rate:.0}/s ({} hosts every {} s) for {} s: p50 {:.1} ms, p99 {:.1} ms",
+        hosts.len(),
+        args.interval,
+        args.paced_seconds,
+        percentile(&paced_lat, 0.5),
+        percentile(&paced_lat, 0.99)
+    );
+    println!(
+        "server memory: {} MB after enrollment, {} MB after the run, peak {} MB",
+        rss_before / 1024,
+        rss_after / 1024,
+        hwm / 1024
+    );
+    Ok(())
+}
