@@ -80,17 +80,19 @@ impl Sources {
             .find_map(|l| l.strip_prefix("PRETTY_NAME="))
             .map(|v| v.trim_matches('"').to_owned())
             .unwrap_or_default();
+        // The kernel's NIS domain name is "(none)" on most hosts; a directory join wins over it.
+        let kernel_domain = Some(domain).filter(|d| !d.is_empty() && d != "(none)");
+        let domain = self
+            .directory_domain()
+            .or(kernel_domain)
+            .unwrap_or_default();
         Facts {
-            fqdn: if domain.is_empty() || domain == "(none)" {
+            fqdn: if domain.is_empty() {
                 hostname.clone()
             } else {
                 format!("{hostname}.{domain}")
             },
-            domain: if domain == "(none)" {
-                String::new()
-            } else {
-                domain
-            },
+            domain,
             hostname,
             machine_id: read_trimmed(&self.path("etc/machine-id")),
             os: self
@@ -102,6 +104,22 @@ impl Sources {
             addresses: addresses(),
             hardware: hardware(),
         }
+    }
+
+    /// The directory (Active Directory / Kerberos) domain the host is joined to: SSSD's first
+    /// domain, else Kerberos's default realm, else none.
+    pub fn directory_domain(&self) -> Option<String> {
+        let sssd = std::fs::read_to_string(self.path("etc/sssd/sssd.conf")).unwrap_or_default();
+        let krb5 = std::fs::read_to_string(self.path("etc/krb5.conf")).unwrap_or_default();
+        let value = |text: &str, key: &str| {
+            text.lines().find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == key).then(|| v.split(',').next().unwrap_or_default().trim().to_owned())
+            })
+        };
+        value(&sssd, "domains")
+            .or_else(|| value(&krb5, "default_realm"))
+            .filter(|d| !d.is_empty())
     }
 
     /// The host's ecosystem, from `etc/os-release` (CentOS has no feed: it is reported as AlmaLinux,

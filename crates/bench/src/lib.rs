@@ -7,6 +7,7 @@
 
 pub mod baseline;
 pub mod fleet;
+pub mod server;
 
 use std::path::PathBuf;
 

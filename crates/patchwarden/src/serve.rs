@@ -29,6 +29,8 @@ impl DataArgs {
             listen,
             names: Vec::new(),
             check_in_interval: 3600,
+            feed_sync_interval: 0,
+            tls: None,
         }
     }
 }
@@ -46,6 +48,19 @@ pub(crate) struct ServeArgs {
     /// Seconds between agent check-ins.
     #[arg(long, default_value_t = 3600)]
     check_in_interval: u64,
+    /// Seconds between syncs of the feeds registered with `feeds add-url`; 0 turns it off.
+    #[arg(long, default_value_t = 6 * 3600)]
+    feed_sync_interval: u64,
+    /// The organisation's certificate chain (PEM), instead of the server's own CA; needs
+    /// --tls-key and --tls-ca.
+    #[arg(long, requires_all = ["tls_key", "tls_ca"])]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA certificate agents pin (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_ca: Option<PathBuf>,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -60,6 +75,10 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let mut config = args.data.config(args.listen);
         config.names = args.names.clone();
         config.check_in_interval = args.check_in_interval;
+        config.feed_sync_interval = args.feed_sync_interval;
+        if let (Some(cert), Some(key), Some(ca)) = (&args.tls_cert, &args.tls_key, &args.tls_ca) {
+            config.tls = Some(patchwarden_server::TlsFiles { cert: cert.clone(), key: key.clone(), ca: ca.clone() });
+        }
         let running = patchwarden_server::start(config).await?;
         println!("patchwarden listening on https://{}", running.addr);
         println!("CA fingerprint (SHA-256): {}", running.ca_fingerprint);
@@ -93,6 +112,22 @@ pub(crate) enum FeedsCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Register a feed URL (OSV zip or record, Debian Packages index, KEV, EPSS), synced on the
+    /// server's schedule with ETag / If-Modified-Since.
+    AddUrl {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The source's name; for a Debian index it starts with the codename
+        /// (bookworm-security_main_binary-amd64_Packages).
+        #[arg(long)]
+        name: String,
+        url: String,
+    },
+    /// Fetch every registered feed URL now.
+    Sync {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 pub(crate) fn feeds(command: &FeedsCommand) -> anyhow::Result<ExitCode> {
@@ -108,6 +143,32 @@ pub(crate) fn feeds(command: &FeedsCommand) -> anyhow::Result<ExitCode> {
                     );
                 }
                 store.close().await;
+            }
+            FeedsCommand::AddUrl { data, name, url } => {
+                let store = patchwarden_server::open_store(&data.config(loopback())).await?;
+                patchwarden_server::sync::add_url(&store, name, url, clock::now()).await?;
+                println!("{name}: {url} registered; run `patchwarden feeds sync` or wait for the server's schedule");
+                store.close().await;
+            }
+            FeedsCommand::Sync { data } => {
+                let store = patchwarden_server::open_store(&data.config(loopback())).await?;
+                let mut failed = false;
+                for (name, outcome) in patchwarden_server::sync::sync_all(&store, clock::now()).await? {
+                    match outcome {
+                        patchwarden_server::sync::Outcome::Unchanged => println!("{name}: unchanged"),
+                        patchwarden_server::sync::Outcome::Updated { records, advisories, rejected } => {
+                            println!("{name}: updated ({records} records, {advisories} advisories, {rejected} rejected)");
+                        }
+                        patchwarden_server::sync::Outcome::Failed(message) => {
+                            failed = true;
+                            eprintln!("{name}: failed: {message}");
+                        }
+                    }
+                }
+                store.close().await;
+                if failed {
+                    return Ok(ExitCode::from(1));
+                }
             }
             FeedsCommand::Status { data } => {
                 let store = patchwarden_server::open_store(&data.config(loopback())).await?;

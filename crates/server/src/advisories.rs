@@ -51,16 +51,16 @@ impl AdvisoryError {
 
 /// Parses one source on its own, as an import checks it before storing.
 pub fn check_source(source: &FeedSource) -> Result<patchwarden_feeds::ImportReport, AdvisoryError> {
-    let built = build(std::slice::from_ref(source), String::new())?;
-    let mut report = patchwarden_feeds::ImportReport::default();
     if source.kind == "advisories" {
         let mut importer = Importer::new(Limits::default());
         importer.import_bytes(&source.name, &source.content)?;
-        report = importer.finish().1;
-    } else {
-        report.records = built.intel.kev.len() + built.intel.epss.len();
+        return Ok(importer.finish().1);
     }
-    Ok(report)
+    let built = build(std::slice::from_ref(source), String::new())?;
+    Ok(patchwarden_feeds::ImportReport {
+        records: built.intel.kev.len() + built.intel.epss.len(),
+        ..patchwarden_feeds::ImportReport::default()
+    })
 }
 
 /// Builds the advisories from stored sources.
@@ -68,7 +68,8 @@ pub fn build(sources: &[FeedSource], generation: String) -> Result<Advisories, A
     let limits = Limits::default();
     let mut importer = Importer::new(limits);
     let mut intel = ThreatIntel::default();
-    for source in sources {
+    // A source registered by URL has no content until its first sync.
+    for source in sources.iter().filter(|s| !s.content.is_empty()) {
         let fail = |message: String| AdvisoryError::Source {
             name: source.name.clone(),
             message,

@@ -77,10 +77,32 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, _: &S) -> Result<Body, ApiError> {
-        axum::body::to_bytes(request.into_body(), ingest::MAX_BODY_BYTES)
-            .await
-            .map(Body)
-            .map_err(|_| ApiError::too_large(ingest::MAX_BODY_BYTES))
+        use http_body_util::BodyExt;
+        let mut body = request.into_body();
+        let mut bytes = Vec::new();
+        let mut seen = 0usize;
+        // Past the limit the rest is read and dropped (up to four times the limit), so that the
+        // client, still sending, receives our 413 instead of a reset connection.
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return Err(ApiError::bad_request(
+                    "bad_body",
+                    "the request body was cut off",
+                ));
+            };
+            if let Ok(data) = frame.into_data() {
+                seen += data.len();
+                if seen <= ingest::MAX_BODY_BYTES {
+                    bytes.extend_from_slice(&data);
+                } else if seen > 4 * ingest::MAX_BODY_BYTES {
+                    break;
+                }
+            }
+        }
+        if seen > ingest::MAX_BODY_BYTES {
+            return Err(ApiError::too_large(ingest::MAX_BODY_BYTES));
+        }
+        Ok(Body(Bytes::from(bytes)))
     }
 }
 
@@ -526,6 +548,8 @@ async fn host(
     out["hardware"] = facts["hardware"].clone();
     out["kernel"] = facts["kernel"].clone();
     out["fqdn"] = facts["fqdn"].clone();
+    out["domain"] = facts["domain"].clone();
+    out["machine_id"] = facts["machine_id"].clone();
     out["software"] = software
         .iter()
         .map(|s| json!({"name": s.name, "version": s.version, "arch": s.arch, "source": s.source, "source_version": s.source_version, "module": s.module}))

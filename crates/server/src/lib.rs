@@ -11,6 +11,7 @@ pub mod error;
 pub mod ingest;
 pub mod secrets;
 pub mod state;
+pub mod sync;
 pub mod tls;
 
 pub use axum::http::HeaderMap;
@@ -39,6 +40,18 @@ pub struct Config {
     pub names: Vec<String>,
     /// Seconds between agent check-ins.
     pub check_in_interval: u64,
+    /// Seconds between feed syncs from the registered URLs; 0 turns the schedule off.
+    pub feed_sync_interval: u64,
+    /// A certificate chain, its key and the CA agents pin, instead of the generated ones.
+    pub tls: Option<TlsFiles>,
+}
+
+/// Certificate files an organisation provides.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +143,10 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     names.extend(hostname());
     names.extend(config.names.iter().cloned());
     names.dedup();
-    let material = tls::load_or_create(&config.data_dir.join("tls"), &names)?;
+    let material = match &config.tls {
+        Some(files) => tls::load(&files.cert, &files.key, &files.ca)?,
+        None => tls::load_or_create(&config.data_dir.join("tls"), &names)?,
+    };
     let setup_token = ensure_setup_token(&store, &config).await?;
     let advisories = advisories::load(&store).await?;
     let state = AppState {
@@ -149,6 +165,21 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&material.config));
     let app = api::router(state.clone());
     let reload_state = state.clone();
+    if config.feed_sync_interval > 0 {
+        let store = store.clone();
+        let every = std::time::Duration::from_secs(config.feed_sync_interval);
+        let mut stopped = shutdown.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    // Failures are recorded per source (`last_error`); the schedule goes on.
+                    _ = tick.tick() => { let _ = sync::sync_all(&store, clock::now()).await; }
+                }
+            }
+        });
+    }
     let task = tokio::spawn(async move {
         let mut reload = tokio::time::interval(std::time::Duration::from_secs(5));
         // Connections live in this set so that stopping the server also ends kept-alive ones.

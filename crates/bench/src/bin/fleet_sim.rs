@@ -14,19 +14,17 @@
     clippy::print_stdout
 )]
 
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use clap::Parser;
+use patchwarden_bench::server::{client, post, start_server};
 use patchwarden_domain::inventory::{self, InventoryFormat};
 use patchwarden_proto::{Address, Facts, Inventory, Package, Report};
 use patchwarden_testkit::{Rng, shared};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::Digest;
 
 #[derive(Debug, Parser)]
@@ -52,100 +50,6 @@ struct Args {
     /// The `patchwarden` binary.
     #[arg(long, default_value = "target/release/patchwarden")]
     server_binary: PathBuf,
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    setup_token: String,
-    data: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(args: &Args) -> anyhow::Result<Server> {
-    let data = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut command = Command::new(&args.server_binary);
-    command
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(data.path());
-    if let Some(url) = &args.database {
-        command.args(["--database", url]);
-    }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", args.server_binary.display()))?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut url = String::new();
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(u) = line.strip_prefix("patchwarden listening on ") {
-            url = u.to_owned();
-        }
-        if line.contains("CA fingerprint") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    if url.is_empty() {
-        bail!("the server did not start");
-    }
-    let setup_token = std::fs::read_to_string(data.path().join("setup-token"))?
-        .trim()
-        .to_owned();
-    Ok(Server {
-        child,
-        url,
-        setup_token,
-        data,
-    })
-}
-
-fn client(ca: &Path) -> ureq::Agent {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut std::fs::read(ca).unwrap().as_slice()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    ureq::AgentBuilder::new()
-        .tls_config(Arc::new(config))
-        .max_idle_connections_per_host(256)
-        .build()
-}
-
-fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &Value) -> Value {
-    let mut request = agent.post(url);
-    if let Some(t) = token {
-        request = request.set("Authorization", &format!("Bearer {t}"));
-    }
-    match request.send_json(body) {
-        Ok(r) => r.into_json().unwrap(),
-        Err(ureq::Error::Status(code, r)) => {
-            panic!("{url}: {code} {}", r.into_string().unwrap_or_default())
-        }
-        Err(e) => panic!("{url}: {e}"),
-    }
 }
 
 /// A base of `n` real packages: the Debian 12 host's, then packages of the bookworm-security index.
@@ -296,7 +200,7 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let server = start_server(&args)?;
+    let server = start_server(&args.server_binary, args.database.as_deref())?;
     let ca = server.data.path().join("tls/ca.pem");
     let agent = client(&ca);
     let url = server.url.clone();

@@ -222,6 +222,13 @@ fn fleet(db: Db, tag: u8) {
     );
     let dir = tempfile::tempdir().unwrap();
     let hosts = hosts(dir.path());
+    // The Debian host is joined to a directory domain (SSSD).
+    std::fs::create_dir_all(hosts[0].root.join("etc/sssd")).unwrap();
+    std::fs::write(
+        hosts[0].root.join("etc/sssd/sssd.conf"),
+        "[sssd]\ndomains = corp.example.org\nservices = nss, pam\n",
+    )
+    .unwrap();
     for (i, host) in hosts.iter().enumerate() {
         let state = dir.path().join(format!("state-{i}"));
         let ns = &network.namespaces[i];
@@ -279,6 +286,10 @@ fn fleet(db: Db, tag: u8) {
             &format!("/api/v1/hosts/{}", row["id"].as_str().unwrap()),
             &server.admin,
         );
+        if i == 0 {
+            assert_eq!(detail["domain"], "corp.example.org");
+        }
+        assert_eq!(detail["machine_id"], "0123456789abcdef0123456789abcdef");
         let mut ours: Vec<_> = detail["missing"]
             .as_array()
             .unwrap()

@@ -43,6 +43,8 @@ impl TestServer {
             listen,
             names,
             check_in_interval: 60,
+            feed_sync_interval: 0,
+            tls: None,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
