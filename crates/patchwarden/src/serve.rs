@@ -61,6 +61,9 @@ pub(crate) struct ServeArgs {
     /// The CA certificate agents pin (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_ca: Option<PathBuf>,
+    /// Import these advisory sources before serving (as `feeds import`; repeatable).
+    #[arg(long = "import")]
+    import: Vec<PathBuf>,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -78,6 +81,13 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         config.feed_sync_interval = args.feed_sync_interval;
         if let (Some(cert), Some(key), Some(ca)) = (&args.tls_cert, &args.tls_key, &args.tls_ca) {
             config.tls = Some(patchwarden_server::TlsFiles { cert: cert.clone(), key: key.clone(), ca: ca.clone() });
+        }
+        if !args.import.is_empty() {
+            let store = patchwarden_server::open_store(&config).await?;
+            for s in patchwarden_server::import_feeds(&store, &args.import, clock::now()).await? {
+                println!("imported {}: {} ({} records, {} advisories, {} rejected)", s.name, s.kind, s.records, s.advisories, s.rejected);
+            }
+            store.close().await;
         }
         let running = patchwarden_server::start(config).await?;
         println!("patchwarden listening on https://{}", running.addr);

@@ -372,18 +372,6 @@ impl Store {
         }))
     }
 
-    /// The host a credential belongs to, if it is not revoked.
-    pub async fn host_for_credential(
-        &self,
-        credential_hash: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT id FROM hosts WHERE credential_hash = $1 AND revoked = 0")
-            .bind(credential_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
     /// Revokes a host's credential; `false` if there is no such host.
     pub async fn revoke_host(&self, host_id: &str) -> Result<bool, StoreError> {
         let _writer = self.exclusive().await;
@@ -395,22 +383,6 @@ impl Store {
     }
 
     // ---- reports ----
-
-    /// The host's stored sequence and inventory hash.
-    pub async fn host_state(&self, host_id: &str) -> Result<Option<HostState>, StoreError> {
-        let row = sqlx::query(
-            "SELECT last_sequence, inventory_hash, inventory_format, os FROM hosts WHERE id = $1",
-        )
-        .bind(host_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| HostState {
-            last_sequence: r.get(0),
-            inventory_hash: r.get(1),
-            inventory_format: r.get(2),
-            os: r.get(3),
-        }))
-    }
 
     /// Stores one report with everything it brings, exactly once: a sequence at or below the
     /// host's last stored one is acknowledged and not stored again.

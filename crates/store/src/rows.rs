@@ -76,14 +76,6 @@ pub struct AgentSession {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostState {
-    pub last_sequence: i64,
-    pub inventory_hash: String,
-    pub inventory_format: String,
-    pub os: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressRow {
     pub interface: String,
     pub ip: String,

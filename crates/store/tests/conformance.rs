@@ -145,9 +145,10 @@ async fn story(store: Store) {
             .is_none(),
         "used up"
     );
+    let enrolled = store.agent_session("c-h1").await.unwrap().unwrap();
     assert_eq!(
-        store.host_for_credential("c-h1").await.unwrap().as_deref(),
-        Some("h1")
+        (enrolled.host_id.as_str(), enrolled.last_sequence),
+        ("h1", 0)
     );
 
     // Reports: each sequence once, inventory history, findings replaced together.
@@ -229,7 +230,7 @@ async fn story(store: Store) {
         .unwrap();
     assert_eq!(
         store
-            .host_state("h1")
+            .agent_session("c-h1")
             .await
             .unwrap()
             .unwrap()
@@ -249,7 +250,7 @@ async fn story(store: Store) {
 
     // Revocation.
     assert!(store.revoke_host("h1").await.unwrap());
-    assert!(store.host_for_credential("c-h1").await.unwrap().is_none());
+    assert!(store.agent_session("c-h1").await.unwrap().is_none());
     assert!(!store.revoke_host("nope").await.unwrap());
 
     // Feed sources keep their bytes exactly.
