@@ -6,7 +6,6 @@
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -78,21 +77,7 @@ pub fn start_server(binary: &Path, database: Option<&str>) -> anyhow::Result<Ser
 
 /// An HTTPS client trusting only the server's CA.
 pub fn client(ca: &Path) -> ureq::Agent {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut std::fs::read(ca).unwrap().as_slice()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    ureq::AgentBuilder::new()
-        .tls_config(Arc::new(config))
-        .max_idle_connections_per_host(256)
-        .build()
+    patchwarden_testkit::https_client(&std::fs::read_to_string(ca).unwrap())
 }
 
 /// POSTs JSON and returns the JSON answer; panics on an error status.
@@ -107,5 +92,37 @@ pub fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &Value) -
             panic!("{url}: {code} {}", r.into_string().unwrap_or_default())
         }
         Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+impl Server {
+    /// Creates the first administrator through the setup token, logs in, and makes an enrollment
+    /// token for `hosts` hosts. Returns the client, the administrator's token and the enrollment
+    /// token.
+    pub fn bootstrap(&self, hosts: usize) -> (ureq::Agent, String, String) {
+        let http = client(&self.data.path().join("tls/ca.pem"));
+        let url = &self.url;
+        let password = "quartz lemon wardrobe 97";
+        post(
+            &http,
+            &format!("{url}/api/v1/setup"),
+            None,
+            &serde_json::json!({"token": self.setup_token, "username": "bench", "password": password}),
+        );
+        let login = post(
+            &http,
+            &format!("{url}/api/v1/sessions"),
+            None,
+            &serde_json::json!({"username": "bench", "password": password}),
+        );
+        let admin = login["token"].as_str().unwrap().to_owned();
+        let enrollment = post(
+            &http,
+            &format!("{url}/api/v1/enrollment-tokens"),
+            Some(&admin),
+            &serde_json::json!({"uses": hosts}),
+        );
+        let token = enrollment["token"].as_str().unwrap().to_owned();
+        (http, admin, token)
     }
 }

@@ -18,6 +18,26 @@ pub fn shared(path: &str) -> PathBuf {
         .join(path)
 }
 
+/// An HTTPS client that trusts only the given CA (PEM), as agents do after enrollment.
+pub fn https_client(ca_pem: &str) -> ureq::Agent {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+        roots
+            .add(cert.expect("a PEM certificate"))
+            .expect("a usable CA certificate");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    ureq::AgentBuilder::new()
+        .tls_config(std::sync::Arc::new(config))
+        .max_idle_connections_per_host(256)
+        .build()
+}
+
 /// A temporary directory, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")

@@ -16,9 +16,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use patchwarden_bench::server::{client, post, start_server};
+use patchwarden_bench::server::start_server;
 use patchwarden_testkit::shared;
-use serde_json::json;
 
 const RUNS: usize = 21;
 
@@ -90,32 +89,8 @@ fn main() -> anyhow::Result<()> {
 
     // Idle memory: enrolled, one check-in done, sleeping until the next.
     let server = start_server(&release.join("patchwarden"), None)?;
-    let http = client(&server.data.path().join("tls/ca.pem"));
     let url = &server.url;
-    post(
-        &http,
-        &format!("{url}/api/v1/setup"),
-        None,
-        &json!({"token": server.setup_token, "username": "fp", "password": "quartz lemon wardrobe 97"}),
-    );
-    let admin = post(
-        &http,
-        &format!("{url}/api/v1/sessions"),
-        None,
-        &json!({"username": "fp", "password": "quartz lemon wardrobe 97"}),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token = post(
-        &http,
-        &format!("{url}/api/v1/enrollment-tokens"),
-        Some(&admin),
-        &json!({}),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, _admin, token) = server.bootstrap(1);
     let fingerprint = std::fs::read_to_string(server.data.path().join("tls/ca.pem"))?;
     let fingerprint = {
         use sha2::Digest;

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use patchwarden_bench::server::{client, post, start_server};
+use patchwarden_bench::server::{post, start_server};
 use patchwarden_domain::inventory::{self, InventoryFormat};
 use patchwarden_proto::{Address, Facts, Inventory, Package, Report};
 use patchwarden_testkit::{Rng, shared};
@@ -201,33 +201,8 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let server = start_server(&args.server_binary, args.database.as_deref())?;
-    let ca = server.data.path().join("tls/ca.pem");
-    let agent = client(&ca);
     let url = server.url.clone();
-    post(
-        &agent,
-        &format!("{url}/api/v1/setup"),
-        None,
-        &json!({"token": server.setup_token, "username": "sim", "password": "quartz lemon wardrobe 97"}),
-    );
-    let admin = post(
-        &agent,
-        &format!("{url}/api/v1/sessions"),
-        None,
-        &json!({"username": "sim", "password": "quartz lemon wardrobe 97"}),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let enrollment = post(
-        &agent,
-        &format!("{url}/api/v1/enrollment-tokens"),
-        Some(&admin),
-        &json!({"uses": args.hosts}),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (agent, _admin, enrollment) = server.bootstrap(args.hosts);
 
     // Hosts share most versions, as real fleets do: each differs from the base in a few packages.
     let base = base_packages(args.packages);

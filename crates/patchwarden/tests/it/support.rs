@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
 
 use patchwarden_server::{Config, Running};
 use serde_json::{Value, json};
@@ -148,21 +147,8 @@ pub struct Api {
 
 impl Api {
     pub fn new(url: &str, ca_pem: &str) -> Api {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
         Api {
-            agent: ureq::AgentBuilder::new()
-                .tls_config(Arc::new(config))
-                .build(),
+            agent: patchwarden_testkit::https_client(ca_pem),
             url: url.to_owned(),
         }
     }
