@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod ecosystem;
 pub mod inventory;
 pub mod matching;
+pub mod policy;
 pub mod selector;
 pub mod text;
 pub mod version;
