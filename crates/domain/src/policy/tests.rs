@@ -167,8 +167,10 @@ fn statuses() {
 #[test]
 fn the_policy_checks_itself() {
     Policy::default().validate().unwrap();
-    let mut short = Policy::default();
-    short.retention_days = 300;
+    let short = Policy {
+        retention_days: 300,
+        ..Policy::default()
+    };
     assert!(
         matches!(short.validate(), Err(PolicyError::Invalid { field, .. }) if field == "audit.retention_days")
     );
@@ -179,7 +181,9 @@ fn the_policy_checks_itself() {
     assert!(
         matches!(zero.validate(), Err(PolicyError::Invalid { field, .. }) if field.starts_with("matrix.Moderate"))
     );
-    let mut zone = Policy::default();
-    zone.time_zone = "Mars/Olympus".into();
+    let zone = Policy {
+        time_zone: "Mars/Olympus".into(),
+        ..Policy::default()
+    };
     assert!(matches!(zone.validate(), Err(PolicyError::Calendar(_))));
 }
