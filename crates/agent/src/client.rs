@@ -16,14 +16,8 @@ pub enum ClientError {
     #[error("cannot reach the server: {0}")]
     Network(String),
     #[error("the server refused ({status} {code}): {message}")]
-    Refused {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    #[error(
-        "the server's CA has fingerprint {found}, not the {expected} given: refusing to trust it"
-    )]
+    Refused { status: u16, code: String, message: String },
+    #[error("the server's CA has fingerprint {found}, not the {expected} given: refusing to trust it")]
     WrongFingerprint { expected: String, found: String },
     #[error("the server's answer is not what was expected: {0}")]
     Answer(String),
@@ -89,12 +83,7 @@ impl ServerCertVerifier for FetchOnly {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
     fn verify_tls13_signature(
         &self,
@@ -102,12 +91,7 @@ impl ServerCertVerifier for FetchOnly {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -148,10 +132,7 @@ pub fn fetch_ca(base: &str, expected_fingerprint: &str) -> Result<String, Client
     let der = rustls_pemfile::certs(&mut pem.as_bytes())
         .find_map(Result::ok)
         .ok_or_else(|| ClientError::Answer("no certificate in the CA answer".into()))?;
-    let (expected, found) = (
-        normalize_fingerprint(expected_fingerprint),
-        fingerprint(&der),
-    );
+    let (expected, found) = (normalize_fingerprint(expected_fingerprint), fingerprint(&der));
     if expected != found {
         return Err(ClientError::WrongFingerprint { expected, found });
     }
@@ -191,14 +172,10 @@ impl Client {
         let base = check_https(base)?;
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()).filter_map(Result::ok) {
-            roots
-                .add(cert)
-                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            roots.add(cert).map_err(|e| ClientError::Tls(e.to_string()))?;
         }
         if roots.is_empty() {
-            return Err(ClientError::Tls(
-                "the pinned CA file holds no certificate".into(),
-            ));
+            return Err(ClientError::Tls("the pinned CA file holds no certificate".into()));
         }
         let config = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
@@ -217,32 +194,20 @@ impl Client {
             .post(&format!("{}/api/v1/agent/enroll", self.base))
             .send_json(request)
             .map_err(error)?;
-        response
-            .into_json()
-            .map_err(|e| ClientError::Answer(e.to_string()))
+        response.into_json().map_err(|e| ClientError::Answer(e.to_string()))
     }
 
     /// Delivers one report, gzip-compressed.
-    pub fn send(
-        &self,
-        host_id: &str,
-        credential: &str,
-        report: &Report,
-    ) -> Result<ReportResponse, ClientError> {
+    pub fn send(&self, host_id: &str, credential: &str, report: &Report) -> Result<ReportResponse, ClientError> {
         let json = serde_json::to_vec(report).map_err(|e| ClientError::Answer(e.to_string()))?;
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gzip.write_all(&json)
             .and_then(|()| gzip.flush())
             .map_err(|e| ClientError::Answer(e.to_string()))?;
-        let body = gzip
-            .finish()
-            .map_err(|e| ClientError::Answer(e.to_string()))?;
+        let body = gzip.finish().map_err(|e| ClientError::Answer(e.to_string()))?;
         let response = self
             .agent
-            .post(&format!(
-                "{}/api/v1/agent/hosts/{host_id}/reports",
-                self.base
-            ))
+            .post(&format!("{}/api/v1/agent/hosts/{host_id}/reports", self.base))
             .set("Authorization", &format!("Bearer {credential}"))
             .set("Content-Type", "application/json")
             .set("Content-Encoding", "gzip")

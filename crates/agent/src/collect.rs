@@ -23,10 +23,7 @@ pub struct Sources {
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
     #[error("{}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
@@ -82,10 +79,7 @@ impl Sources {
             .unwrap_or_default();
         // The kernel's NIS domain name is "(none)" on most hosts; a directory join wins over it.
         let kernel_domain = Some(domain).filter(|d| !d.is_empty() && d != "(none)");
-        let domain = self
-            .directory_domain()
-            .or(kernel_domain)
-            .unwrap_or_default();
+        let domain = self.directory_domain().or(kernel_domain).unwrap_or_default();
         Facts {
             fqdn: if domain.is_empty() {
                 hostname.clone()
@@ -95,10 +89,7 @@ impl Sources {
             domain,
             hostname,
             machine_id: read_trimmed(&self.path("etc/machine-id")),
-            os: self
-                .ecosystem()
-                .map(|e| e.name().to_owned())
-                .unwrap_or_default(),
+            os: self.ecosystem().map(|e| e.name().to_owned()).unwrap_or_default(),
             os_pretty_name: pretty,
             kernel: read_trimmed(Path::new("/proc/sys/kernel/osrelease")),
             addresses: addresses(),
@@ -127,17 +118,13 @@ impl Sources {
     pub fn ecosystem(&self) -> Option<Ecosystem> {
         let text = std::fs::read_to_string(self.path("etc/os-release")).ok()?;
         Ecosystem::from_os_release(&text).ok().or_else(|| {
-            let id = text
-                .lines()
-                .find_map(|l| l.strip_prefix("ID="))?
-                .trim_matches('"');
+            let id = text.lines().find_map(|l| l.strip_prefix("ID="))?.trim_matches('"');
             let version = text
                 .lines()
                 .find_map(|l| l.strip_prefix("VERSION_ID="))?
                 .trim_matches('"');
-            (id == "centos" || id == "rhel").then(|| {
-                Ecosystem::parse(&format!("AlmaLinux:{}", version.split('.').next()?)).ok()
-            })?
+            (id == "centos" || id == "rhel")
+                .then(|| Ecosystem::parse(&format!("AlmaLinux:{}", version.split('.').next()?)).ok())?
         })
     }
 
@@ -146,11 +133,10 @@ impl Sources {
         let dpkg = self.path("var/lib/dpkg/status");
         let apk = self.path("lib/apk/db/installed");
         let parse = |format: InventoryFormat, path: &Path| -> Result<_, CollectError> {
-            let packages =
-                inventory::parse(format, &read(path)?).map_err(|e| CollectError::Parse {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                })?;
+            let packages = inventory::parse(format, &read(path)?).map_err(|e| CollectError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
             Ok((format, packages))
         };
         if let Some(dbpath) = &self.rpm_dbpath {
@@ -241,9 +227,7 @@ fn hardware() -> Hardware {
             if name.starts_with("loop") || name.starts_with("ram") {
                 continue;
             }
-            let sectors: u64 = read_trimmed(&entry.path().join("size"))
-                .parse()
-                .unwrap_or(0);
+            let sectors: u64 = read_trimmed(&entry.path().join("size")).parse().unwrap_or(0);
             disks.push(Disk {
                 name,
                 size_bytes: sectors * 512,
@@ -258,13 +242,7 @@ fn hardware() -> Hardware {
             .find_map(|l| l.strip_prefix("model name"))
             .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
             .unwrap_or_default(),
-        cpus: u32::try_from(
-            cpuinfo
-                .lines()
-                .filter(|l| l.starts_with("processor"))
-                .count(),
-        )
-        .unwrap_or(0),
+        cpus: u32::try_from(cpuinfo.lines().filter(|l| l.starts_with("processor")).count()).unwrap_or(0),
         memory_bytes: memory_kb * 1024,
         disks,
         vendor: dmi("sys_vendor"),

@@ -15,11 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "patchwarden-agent",
-    version,
-    about = "patchwarden's endpoint agent"
-)]
+#[command(name = "patchwarden-agent", version, about = "patchwarden's endpoint agent")]
 struct Cli {
     /// Where the agent keeps its credential, pinned CA and outbox.
     #[arg(long, global = true, default_value = "/var/lib/patchwarden-agent")]
@@ -85,19 +81,11 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
-    std::io::Write::write_all(&mut file, text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
+    std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
-fn enroll(
-    state_dir: &Path,
-    sources: &Sources,
-    server: &str,
-    token: &str,
-    fingerprint: &str,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("creating {}", state_dir.display()))?;
+fn enroll(state_dir: &Path, sources: &Sources, server: &str, token: &str, fingerprint: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
     let ca = client::fetch_ca(server, fingerprint)?;
     let facts = sources.facts();
     let client = Client::new(server, &ca)?;
@@ -121,9 +109,7 @@ fn enroll(
 }
 
 fn inventory_hash(inventory: &Inventory) -> String {
-    hex::encode(sha2::Sha256::digest(
-        serde_json::to_vec(inventory).unwrap_or_default(),
-    ))
+    hex::encode(sha2::Sha256::digest(serde_json::to_vec(inventory).unwrap_or_default()))
 }
 
 /// Collects, queues one report, and delivers everything queued. Returns the reports still waiting.
@@ -132,8 +118,7 @@ fn check_in(state_dir: &Path, sources: &Sources) -> anyhow::Result<(usize, u64)>
         &std::fs::read(state_dir.join("enrollment.json"))
             .context("this host is not enrolled: run `patchwarden-agent enroll`")?,
     )?;
-    let credential =
-        std::fs::read_to_string(state_dir.join("credential")).context("reading the credential")?;
+    let credential = std::fs::read_to_string(state_dir.join("credential")).context("reading the credential")?;
     let ca = std::fs::read_to_string(state_dir.join("ca.pem")).context("reading the pinned CA")?;
     let client = Client::new(&enrollment.server, &ca)?;
     let outbox = Outbox::open(state_dir)?;
@@ -221,8 +206,7 @@ fn main() -> ExitCode {
             server,
             token,
             ca_fingerprint,
-        } => enroll(&cli.state_dir, &sources, server, token, ca_fingerprint)
-            .map(|()| ExitCode::SUCCESS),
+        } => enroll(&cli.state_dir, &sources, server, token, ca_fingerprint).map(|()| ExitCode::SUCCESS),
         Command::Inventory { json } => print_inventory(&sources, *json),
         Command::Run { once } => run(&cli.state_dir, &sources, *once),
     };
@@ -239,7 +223,8 @@ fn print_inventory(sources: &Sources, json: bool) -> anyhow::Result<ExitCode> {
     let facts = sources.facts();
     let inventory = sources.inventory()?;
     if json {
-        let out = serde_json::json!({"facts": facts, "inventory_hash": inventory_hash(&inventory), "inventory": inventory});
+        let out =
+            serde_json::json!({"facts": facts, "inventory_hash": inventory_hash(&inventory), "inventory": inventory});
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(

@@ -15,10 +15,7 @@ pub const CAPACITY: usize = 1000;
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
 }
@@ -89,10 +86,7 @@ impl Outbox {
     }
 
     pub fn save_counters(&self, counters: &Counters) -> Result<(), OutboxError> {
-        write_atomically(
-            &self.counters_path(),
-            &serde_json::to_vec(counters).unwrap_or_default(),
-        )
+        write_atomically(&self.counters_path(), &serde_json::to_vec(counters).unwrap_or_default())
     }
 
     fn path_of(&self, sequence: u64) -> PathBuf {

@@ -36,11 +36,7 @@ fn real_rpm_databases_read_like_rpm_qa() {
             dbpath: Some(testdata(release)),
             berkeley_db: true,
         };
-        let mut rows: Vec<String> = query(&database)
-            .unwrap()
-            .lines()
-            .map(String::from)
-            .collect();
+        let mut rows: Vec<String> = query(&database).unwrap().lines().map(String::from).collect();
         let mut expected: Vec<String> = shared(&format!("rpm-qa.{release}.tsv"))
             .lines()
             .map(String::from)
@@ -48,13 +44,7 @@ fn real_rpm_databases_read_like_rpm_qa() {
         rows.sort();
         expected.sort();
         assert_eq!(rows, expected, "{release}");
-        let key = |p: &inventory::InstalledPackage| {
-            (
-                p.name.clone(),
-                p.version.as_str().to_owned(),
-                p.arch.clone(),
-            )
-        };
+        let key = |p: &inventory::InstalledPackage| (p.name.clone(), p.version.as_str().to_owned(), p.arch.clone());
         let mut packages = installed(&database).unwrap();
         packages.sort_by_key(key);
         let mut from_file = inventory::parse(InventoryFormat::RpmQa, &expected.join("\n")).unwrap();

@@ -35,11 +35,7 @@ fn engine(index: &AdvisoryIndex, eco: &Ecosystem, fleet: &Fleet) -> usize {
     fleet
         .hosts
         .iter()
-        .map(|host| {
-            host.iter()
-                .map(|&id| hits[id as usize].len())
-                .sum::<usize>()
-        })
+        .map(|host| host.iter().map(|&id| hits[id as usize].len()).sum::<usize>())
         .sum()
 }
 
@@ -58,8 +54,7 @@ fn naive(index: &AdvisoryIndex, eco: &Ecosystem, fleet: &Fleet) -> usize {
 
 fn fleet_matching(c: &mut Criterion) {
     let advisories = import(&shared("advisories/osv/AlmaLinux/all.zip"));
-    let text =
-        std::fs::read_to_string(shared("inventories/rpm-qa.centos8-modularitylabel.tsv")).unwrap();
+    let text = std::fs::read_to_string(shared("inventories/rpm-qa.centos8-modularitylabel.tsv")).unwrap();
     let base = inventory::parse(InventoryFormat::RpmQa, &text).unwrap();
     let eco = Ecosystem::parse("AlmaLinux:8").unwrap();
     let fleet10k = fleet::build(&base, &advisories, 10_000, 1);
@@ -71,23 +66,15 @@ fn fleet_matching(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("fleet_10k");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(20));
-    group.bench_function("patchwarden", |b| {
-        b.iter(|| engine(black_box(&index), &eco, &fleet10k))
-    });
-    group.bench_function("naive_loop", |b| {
-        b.iter(|| naive(black_box(&index), &eco, &fleet10k))
-    });
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.bench_function("patchwarden", |b| b.iter(|| engine(black_box(&index), &eco, &fleet10k)));
+    group.bench_function("naive_loop", |b| b.iter(|| naive(black_box(&index), &eco, &fleet10k)));
     group.finish();
     drop(fleet10k);
 
     let fleet100k = fleet::build(&base, &advisories, 100_000, 2);
     let mut group = c.benchmark_group("fleet_100k");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(20));
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
     group.bench_function("patchwarden", |b| {
         b.iter(|| engine(black_box(&index), &eco, &fleet100k))
     });

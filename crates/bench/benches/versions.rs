@@ -32,31 +32,15 @@ fn deb_versions() -> Vec<String> {
 
 fn rpm_versions() -> Vec<String> {
     let mut out = Vec::new();
-    for file in [
-        "rpm-qa.centos7-plain.tsv",
-        "rpm-qa.centos8-modularitylabel.tsv",
-    ] {
+    for file in ["rpm-qa.centos7-plain.tsv", "rpm-qa.centos8-modularitylabel.tsv"] {
         let text = std::fs::read_to_string(shared(&format!("inventories/{file}"))).unwrap();
-        out.extend(
-            text.lines()
-                .filter_map(|l| l.split('\t').nth(1))
-                .map(String::from),
-        );
+        out.extend(text.lines().filter_map(|l| l.split('\t').nth(1)).map(String::from));
     }
     out
 }
 
-fn bench(
-    c: &mut Criterion,
-    name: &str,
-    scheme: VersionScheme,
-    library: Library,
-    versions: &[String],
-) {
-    let ours: Vec<Version> = versions
-        .iter()
-        .map(|v| Version::parse(scheme, v).unwrap())
-        .collect();
+fn bench(c: &mut Criterion, name: &str, scheme: VersionScheme, library: Library, versions: &[String]) {
+    let ours: Vec<Version> = versions.iter().map(|v| Version::parse(scheme, v).unwrap()).collect();
     let theirs = Parsed::new(library, versions).unwrap();
     let mut rng = Rng(7);
     let pairs: Vec<(usize, usize)> = (0..PAIRS)
@@ -69,13 +53,7 @@ fn bench(
             0 => Ordering::Equal,
             _ => Ordering::Greater,
         };
-        assert_eq!(
-            ours[i].cmp(&ours[j]),
-            expected,
-            "{} vs {}",
-            versions[i],
-            versions[j]
-        );
+        assert_eq!(ours[i].cmp(&ours[j]), expected, "{} vs {}", versions[i], versions[j]);
     }
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(PAIRS as u64));

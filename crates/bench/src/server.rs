@@ -29,17 +29,10 @@ impl Drop for Server {
 /// Starts the server binary; `database` is a PostgreSQL URL, SQLite by default.
 pub fn start_server(binary: &Path, database: Option<&str>) -> anyhow::Result<Server> {
     let data = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut command = Command::new(binary);
     command
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data.path());
     if let Some(url) = database {
         command.args(["--database", url]);

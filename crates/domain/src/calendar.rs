@@ -128,11 +128,7 @@ pub fn easter_sunday(year: i16) -> Date {
     let m = (a + 11 * h + 22 * l) / 451;
     let month = (h + l - 7 * m + 114) / 31;
     let day = (h + l - 7 * m + 114) % 31 + 1;
-    date(
-        year,
-        i8::try_from(month).unwrap_or(4),
-        i8::try_from(day).unwrap_or(1),
-    )
+    date(year, i8::try_from(month).unwrap_or(4), i8::try_from(day).unwrap_or(1))
 }
 
 fn nth_weekday(year: i16, month: i8, weekday: Weekday, n: i8) -> Date {
@@ -152,27 +148,18 @@ pub fn england_and_wales_bank_holidays(year: i16) -> Vec<(Date, &'static str)> {
     let mut days: Vec<(Date, &'static str)> = vec![
         (shift(easter, -2), "Good Friday"),
         (shift(easter, 1), "Easter Monday"),
-        (
-            nth_weekday(year, 8, Weekday::Monday, -1),
-            "Summer bank holiday",
-        ),
+        (nth_weekday(year, 8, Weekday::Monday, -1), "Summer bank holiday"),
     ];
     // Early May: the first Monday, moved to Friday 8 May in 2020 for the 75th anniversary of VE Day.
     days.push(match year {
         2020 => (date(2020, 5, 8), "Early May bank holiday (VE day)"),
-        _ => (
-            nth_weekday(year, 5, Weekday::Monday, 1),
-            "Early May bank holiday",
-        ),
+        _ => (nth_weekday(year, 5, Weekday::Monday, 1), "Early May bank holiday"),
     });
     // Spring: the last Monday of May, moved for the Golden, Diamond and Platinum Jubilees.
     days.push(match year {
         2002 | 2012 => (date(year, 6, 4), "Spring bank holiday"),
         2022 => (date(2022, 6, 2), "Spring bank holiday"),
-        _ => (
-            nth_weekday(year, 5, Weekday::Monday, -1),
-            "Spring bank holiday",
-        ),
+        _ => (nth_weekday(year, 5, Weekday::Monday, -1), "Spring bank holiday"),
     });
     let one_off: &[(Date, &'static str)] = match year {
         2002 => &[(date(2002, 6, 3), "Golden Jubilee bank holiday")],
@@ -182,10 +169,7 @@ pub fn england_and_wales_bank_holidays(year: i16) -> Vec<(Date, &'static str)> {
             (date(2022, 6, 3), "Platinum Jubilee bank holiday"),
             (date(2022, 9, 19), "State Funeral of Queen Elizabeth II"),
         ],
-        2023 => &[(
-            date(2023, 5, 8),
-            "Bank holiday for the coronation of King Charles III",
-        )],
+        2023 => &[(date(2023, 5, 8), "Bank holiday for the coronation of King Charles III")],
         _ => &[],
     };
     days.extend_from_slice(one_off);

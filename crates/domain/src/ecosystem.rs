@@ -83,12 +83,7 @@ impl Ecosystem {
         let field = |key: &str| {
             text.lines().find_map(|line| {
                 let value = line.strip_prefix(key)?.strip_prefix('=')?;
-                Some(
-                    value
-                        .trim()
-                        .trim_matches(|c| c == '"' || c == '\'')
-                        .to_owned(),
-                )
+                Some(value.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
             })
         };
         let id = field("ID").ok_or(EcosystemError::MissingField("ID"))?;
@@ -149,26 +144,13 @@ mod tests {
     #[test]
     fn os_release_names_the_osv_ecosystem() {
         let ubuntu = "NAME=\"Ubuntu\"\nVERSION=\"20.04 LTS (Focal Fossa)\"\nID=ubuntu\nVERSION_ID=\"20.04\"\n";
-        assert_eq!(
-            Ecosystem::from_os_release(ubuntu).unwrap().name(),
-            "Ubuntu:20.04:LTS"
-        );
+        assert_eq!(Ecosystem::from_os_release(ubuntu).unwrap().name(), "Ubuntu:20.04:LTS");
         let alma = "ID=\"almalinux\"\nVERSION_ID=\"8.10\"\n";
-        assert_eq!(
-            Ecosystem::from_os_release(alma).unwrap().name(),
-            "AlmaLinux:8"
-        );
+        assert_eq!(Ecosystem::from_os_release(alma).unwrap().name(), "AlmaLinux:8");
         let alpine = "ID=alpine\nVERSION_ID=3.18.4\n";
-        assert_eq!(
-            Ecosystem::from_os_release(alpine).unwrap().name(),
-            "Alpine:v3.18"
-        );
-        let debian =
-            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";
-        assert_eq!(
-            Ecosystem::from_os_release(debian).unwrap().name(),
-            "Debian:12"
-        );
+        assert_eq!(Ecosystem::from_os_release(alpine).unwrap().name(), "Alpine:v3.18");
+        let debian = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";
+        assert_eq!(Ecosystem::from_os_release(debian).unwrap().name(), "Debian:12");
         assert!(matches!(
             Ecosystem::from_os_release("ID=centos\nVERSION_ID=8\n"),
             Err(EcosystemError::UnsupportedOs(_))
@@ -177,14 +159,8 @@ mod tests {
 
     #[test]
     fn language_ecosystems_are_unknown() {
-        assert!(matches!(
-            Ecosystem::parse("npm"),
-            Err(EcosystemError::Unknown(_))
-        ));
-        assert!(matches!(
-            Ecosystem::parse("Debian"),
-            Err(EcosystemError::NoRelease(..))
-        ));
+        assert!(matches!(Ecosystem::parse("npm"), Err(EcosystemError::Unknown(_))));
+        assert!(matches!(Ecosystem::parse("Debian"), Err(EcosystemError::NoRelease(..))));
         assert_eq!(
             Ecosystem::parse("Ubuntu:Pro:16.04:LTS").unwrap().family(),
             Family::Ubuntu

@@ -125,12 +125,7 @@ fn stanzas(text: &str) -> Result<Vec<Stanza<'_>>, InventoryError> {
     })
 }
 
-fn version(
-    scheme: VersionScheme,
-    line: usize,
-    package: &str,
-    text: &str,
-) -> Result<Version, InventoryError> {
+fn version(scheme: VersionScheme, line: usize, package: &str, text: &str) -> Result<Version, InventoryError> {
     Version::parse(scheme, text).map_err(|error| InventoryError {
         line,
         problem: Problem::BadVersion {
@@ -142,13 +137,10 @@ fn version(
 }
 
 fn required<'a>(stanza: &Stanza<'a>, key: &'static str) -> Result<&'a str, InventoryError> {
-    stanza
-        .get(key)
-        .filter(|v| !v.is_empty())
-        .ok_or(InventoryError {
-            line: stanza.line,
-            problem: Problem::MissingField(key),
-        })
+    stanza.get(key).filter(|v| !v.is_empty()).ok_or(InventoryError {
+        line: stanza.line,
+        problem: Problem::MissingField(key),
+    })
 }
 
 fn parse_dpkg_status(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
@@ -195,12 +187,7 @@ fn parse_apk(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
     let mut packages = Vec::new();
     for stanza in stanzas(text)? {
         let name = required(&stanza, "P")?;
-        let installed = version(
-            VersionScheme::Apk,
-            stanza.line,
-            name,
-            required(&stanza, "V")?,
-        )?;
+        let installed = version(VersionScheme::Apk, stanza.line, name, required(&stanza, "V")?)?;
         packages.push(InstalledPackage {
             name: name.to_owned(),
             version: installed,
@@ -234,9 +221,7 @@ fn parse_rpm_qa(text: &str) -> Result<Vec<InstalledPackage>, InventoryError> {
             });
         }
         let installed = version(VersionScheme::Rpm, line, name, evr)?;
-        let source = source_rpm_name(source_rpm)
-            .filter(|s| *s != name)
-            .map(str::to_owned);
+        let source = source_rpm_name(source_rpm).filter(|s| *s != name).map(str::to_owned);
         packages.push(InstalledPackage {
             name: name.to_owned(),
             version: installed,

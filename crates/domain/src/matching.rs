@@ -65,10 +65,7 @@ impl AdvisoryIndex {
                     .push(EntryRef { advisory, affected });
             }
         }
-        AdvisoryIndex {
-            advisories,
-            ecosystems,
-        }
+        AdvisoryIndex { advisories, ecosystems }
     }
 
     pub fn advisories(&self) -> &[Advisory] {
@@ -79,8 +76,7 @@ impl AdvisoryIndex {
     /// installed packages have none, and need no further work.
     pub fn names(&self, ecosystem: &Ecosystem, package: &InstalledPackage) -> bool {
         self.ecosystems.get(ecosystem).is_some_and(|entries| {
-            entries.by_binary.contains_key(&package.name)
-                || entries.by_source.contains_key(package.source_name())
+            entries.by_binary.contains_key(&package.name) || entries.by_source.contains_key(package.source_name())
         })
     }
 
@@ -189,15 +185,10 @@ fn lower_end<'a>(a: &'a RangeEnd, b: &'a RangeEnd) -> &'a RangeEnd {
                 a
             }
         }
-        (RangeEnd::Fixed(f), RangeEnd::LastAffected(l))
-        | (RangeEnd::LastAffected(l), RangeEnd::Fixed(f)) => {
+        (RangeEnd::Fixed(f), RangeEnd::LastAffected(l)) | (RangeEnd::LastAffected(l), RangeEnd::Fixed(f)) => {
             // `v <= l` admits fewer than `v < f` exactly when l < f.
             if l < f {
-                if matches!(a, RangeEnd::LastAffected(_)) {
-                    a
-                } else {
-                    b
-                }
+                if matches!(a, RangeEnd::LastAffected(_)) { a } else { b }
             } else if matches!(a, RangeEnd::Fixed(_)) {
                 a
             } else {
@@ -323,11 +314,7 @@ pub fn assess_host(
     packages: &[InstalledPackage],
 ) -> Vec<Finding> {
     let hits = assess_packages(index, packages.iter().map(|p| (ecosystem, p)));
-    findings(
-        index,
-        intel,
-        packages.iter().zip(hits.iter().map(|h| &h[..])),
-    )
+    findings(index, intel, packages.iter().zip(hits.iter().map(|h| &h[..])))
 }
 
 #[cfg(test)]

@@ -153,11 +153,15 @@ pub struct Window {
 }
 
 impl Window {
-    fn new(label: &str, business_days: u32) -> Window {
-        Window {
-            label: label.to_owned(),
-            business_days,
-        }
+    /// A window of `business_days`, named in the form's words where it has them.
+    pub fn of_business_days(business_days: u32) -> Window {
+        let label = match business_days {
+            3 => "2 - 3 days".to_owned(),
+            10 => "1 - 2 weeks".to_owned(),
+            15 => "2 - 3 weeks".to_owned(),
+            n => format!("{n} business days"),
+        };
+        Window { label, business_days }
     }
 }
 
@@ -192,19 +196,9 @@ impl Default for Matrix {
     /// and the more widespread, the shorter the window; 2–3 days is held to its upper end (3
     /// business days), 1–2 weeks to 10 business days, 2–3 weeks to 15. Every cell is editable.
     fn default() -> Matrix {
-        let window = |business_days: u32| match business_days {
-            3 => Window::new("2 - 3 days", 3),
-            10 => Window::new("1 - 2 weeks", 10),
-            _ => Window::new("2 - 3 weeks", 15),
-        };
-        let table: [[u32; 5]; 4] = [
-            [3, 3, 3, 10, 10],
-            [3, 10, 10, 10, 15],
-            [10, 10, 15, 15, 15],
-            [15; 5],
-        ];
+        let table: [[u32; 5]; 4] = [[3, 3, 3, 10, 10], [3, 10, 10, 10, 15], [10, 10, 15, 15, 15], [15; 5]];
         Matrix {
-            cells: table.map(|row| row.map(window)),
+            cells: table.map(|row| row.map(Window::of_business_days)),
         }
     }
 }
@@ -356,10 +350,7 @@ impl Policy {
         if !(0.0..=1.0).contains(&self.suggestion.emergency_epss)
             || !(0.0..=1.0).contains(&self.suggestion.critical_fleet_share)
         {
-            return Err(invalid(
-                "suggestion",
-                "EPSS and fleet shares are fractions from 0 to 1",
-            ));
+            return Err(invalid("suggestion", "EPSS and fleet shares are fractions from 0 to 1"));
         }
         self.calendar().map(drop)
     }
@@ -421,11 +412,7 @@ pub fn deadline(
         },
         Category::NotCritical => {
             let release_day = calendar.date_of(released);
-            let cycle = policy
-                .sla
-                .monthly_cycle
-                .next_after(release_day)
-                .unwrap_or(release_day);
+            let cycle = policy.sla.monthly_cycle.next_after(release_day).unwrap_or(release_day);
             Deadline {
                 due: calendar.start_of(cycle.tomorrow().unwrap_or(cycle)),
                 rule: Rule::Sla(category),

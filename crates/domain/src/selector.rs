@@ -56,10 +56,7 @@ impl IpRange {
                 .parse()
                 .map_err(|_| error(column, format!("{prefix:?} is not a prefix length")))?;
             if prefix > width {
-                return Err(error(
-                    column,
-                    format!("prefix /{prefix} is longer than {width} bits"),
-                ));
+                return Err(error(column, format!("prefix /{prefix} is longer than {width} bits")));
             }
             let host_bits = width - prefix;
             let mask = if host_bits >= 128 {
@@ -76,10 +73,7 @@ impl IpRange {
         if let Some((a, b)) = text.split_once('-') {
             let (first, last) = (address(a, 1)?, address(b, a.len() + 2)?);
             if first.is_ipv4() != last.is_ipv4() {
-                return Err(error(
-                    a.len() + 2,
-                    "a range's ends must both be IPv4 or both IPv6",
-                ));
+                return Err(error(a.len() + 2, "a range's ends must both be IPv4 or both IPv6"));
             }
             if to_bits(first).0 > to_bits(last).0 {
                 return Err(error(a.len() + 2, "a range must start at its lower end"));
@@ -87,15 +81,11 @@ impl IpRange {
             return Ok(IpRange { first, last });
         }
         let ip = address(text, 1)?;
-        Ok(IpRange {
-            first: ip,
-            last: ip,
-        })
+        Ok(IpRange { first: ip, last: ip })
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
-        ip.is_ipv4() == self.first.is_ipv4()
-            && (to_bits(self.first).0..=to_bits(self.last).0).contains(&to_bits(ip).0)
+        ip.is_ipv4() == self.first.is_ipv4() && (to_bits(self.first).0..=to_bits(self.last).0).contains(&to_bits(ip).0)
     }
 }
 
@@ -143,11 +133,7 @@ mod tests {
         let r = IpRange::parse("192.168.1.10-192.168.1.20").unwrap();
         assert!(r.contains("192.168.1.20".parse().unwrap()));
         assert!(!r.contains("192.168.1.21".parse().unwrap()));
-        assert!(
-            IpRange::parse("::1")
-                .unwrap()
-                .contains("::1".parse().unwrap())
-        );
+        assert!(IpRange::parse("::1").unwrap().contains("::1".parse().unwrap()));
         assert_eq!(IpRange::parse("10.0.0.0/33").unwrap_err().column, 10);
         assert_eq!(IpRange::parse("10.0.0.9-10.0.0.1").unwrap_err().column, 10);
         assert_eq!(IpRange::parse("10.0.0.x").unwrap_err().column, 1);

@@ -18,12 +18,7 @@ impl std::fmt::Display for Position {
 pub fn position(bytes: &[u8], offset: usize) -> Position {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = offset
-        - before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1)
-        + 1;
+    let column = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
     Position { line, column }
 }
 
@@ -59,9 +54,7 @@ impl<'a> Stanza<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "line {line}: expected `Field: value`, a continuation line or a blank line, found {found:?}"
-)]
+#[error("line {line}: expected `Field: value`, a continuation line or a blank line, found {found:?}")]
 pub struct StanzaError {
     pub line: usize,
     pub found: String,
@@ -106,9 +99,7 @@ pub fn stanzas(text: &str) -> Result<Vec<Stanza<'_>>, StanzaError> {
 }
 
 fn is_field_name(key: &str) -> bool {
-    !key.is_empty()
-        && key.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        && !key.starts_with('#')
+    !key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic() && b != b':') && !key.starts_with('#')
 }
 
 fn truncate(line: &str) -> String {
@@ -122,13 +113,7 @@ mod tests {
     #[test]
     fn bad_utf8_is_located() {
         let err = decode(b"Package: a\nVersion: 1\xff\n").unwrap_err();
-        assert_eq!(
-            err.at,
-            Position {
-                line: 2,
-                column: 11
-            }
-        );
+        assert_eq!(err.at, Position { line: 2, column: 11 });
     }
 
     #[test]

@@ -52,8 +52,8 @@ fn check(scheme: VersionScheme, file: &str) -> usize {
 
 #[test]
 fn debian_golden_files() {
-    let n = check(VersionScheme::Deb, "debian-versions.txt")
-        + check(VersionScheme::Deb, "debian-versions-generated.txt");
+    let n =
+        check(VersionScheme::Deb, "debian-versions.txt") + check(VersionScheme::Deb, "debian-versions-generated.txt");
     assert!(n > 14_000, "only {n} lines read");
 }
 
@@ -64,7 +64,7 @@ fn redhat_golden_file() {
 
 #[test]
 fn alpine_golden_files() {
-    let n = check(VersionScheme::Apk, "alpine-versions.txt")
-        + check(VersionScheme::Apk, "alpine-versions-generated.txt");
+    let n =
+        check(VersionScheme::Apk, "alpine-versions.txt") + check(VersionScheme::Apk, "alpine-versions-generated.txt");
     assert!(n > 14_000, "only {n} lines read");
 }

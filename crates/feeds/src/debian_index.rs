@@ -63,13 +63,11 @@ pub fn parse(name: &str, text: &str) -> Result<Advisory, IndexError> {
         };
         let package = field("Package")?;
         let version_text = field("Version")?;
-        let version = Version::parse(VersionScheme::Deb, version_text).map_err(|error| {
-            IndexError::Version {
-                line: stanza.line,
-                package: package.to_owned(),
-                version: version_text.to_owned(),
-                error,
-            }
+        let version = Version::parse(VersionScheme::Deb, version_text).map_err(|error| IndexError::Version {
+            line: stanza.line,
+            package: package.to_owned(),
+            version: version_text.to_owned(),
+            error,
         })?;
         match newest.get_mut(package) {
             Some(known) if *known >= version => {}
@@ -114,9 +112,7 @@ mod tests {
         let advisory = parse("bookworm-security_main_binary-amd64_Packages", text).unwrap();
         assert_eq!(advisory.affected.len(), 1);
         assert_eq!(advisory.affected[0].ecosystem.name(), "Debian:12");
-        let patchwarden_domain::advisory::RangeEnd::Fixed(fixed) =
-            &advisory.affected[0].ranges[0].end
-        else {
+        let patchwarden_domain::advisory::RangeEnd::Fixed(fixed) = &advisory.affected[0].ranges[0].end else {
             panic!("no fix");
         };
         assert_eq!(fixed.as_str(), "1.0-2");
@@ -124,11 +120,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let err = parse(
-            "bookworm_Packages",
-            "Package: a\nVersion: 1\n\nPackage: b\n",
-        )
-        .unwrap_err();
+        let err = parse("bookworm_Packages", "Package: a\nVersion: 1\n\nPackage: b\n").unwrap_err();
         assert!(
             matches!(
                 err,
@@ -139,10 +131,7 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(matches!(
-            parse("Packages", ""),
-            Err(IndexError::UnknownRelease(_))
-        ));
+        assert!(matches!(parse("Packages", ""), Err(IndexError::UnknownRelease(_))));
     }
 
     proptest::proptest! {

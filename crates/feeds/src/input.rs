@@ -45,9 +45,7 @@ pub enum Problem {
     Io(#[from] std::io::Error),
     #[error("is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { size: u64, limit: u64 },
-    #[error(
-        "decompresses to more than the limit of {limit} bytes (a zip bomb, or raise the limit)"
-    )]
+    #[error("decompresses to more than the limit of {limit} bytes (a zip bomb, or raise the limit)")]
     Expands { limit: u64 },
     #[error("has more than {limit} members")]
     TooManyMembers { limit: usize },
@@ -84,16 +82,13 @@ pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
     if size > limit {
         return Err(InputError::new(path, Problem::TooLarge { size, limit }));
     }
-    read_to_limit(file, limit, Problem::TooLarge { size, limit })
-        .map_err(|p| InputError::new(path, p))
+    read_to_limit(file, limit, Problem::TooLarge { size, limit }).map_err(|p| InputError::new(path, p))
 }
 
 /// Reads a stream to its end, failing with `over` once it passes `limit` bytes.
 pub fn read_to_limit(reader: impl Read, limit: u64, over: Problem) -> Result<Vec<u8>, Problem> {
     let mut bytes = Vec::new();
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)?;
+    reader.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(over);
     }
@@ -109,10 +104,7 @@ pub fn read_maybe_gzip(path: &Path, limits: &Limits) -> Result<Vec<u8>, InputErr
 }
 
 /// Undoes gzip if the bytes start with its magic number, decompressing at most `entry_bytes`.
-pub fn gunzip_if_compressed<'a>(
-    bytes: &'a [u8],
-    limits: &Limits,
-) -> Result<std::borrow::Cow<'a, [u8]>, Problem> {
+pub fn gunzip_if_compressed<'a>(bytes: &'a [u8], limits: &Limits) -> Result<std::borrow::Cow<'a, [u8]>, Problem> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let decoder = flate2::read::GzDecoder::new(bytes);
         let limit = limits.entry_bytes;

@@ -72,11 +72,7 @@ impl fmt::Display for ImportReport {
                 .iter()
                 .map(|(e, n)| format!("{e} ({n})"))
                 .collect();
-            write!(
-                f,
-                "; skipped entries in unknown ecosystems: {}",
-                unknown.join(", ")
-            )?;
+            write!(f, "; skipped entries in unknown ecosystems: {}", unknown.join(", "))?;
         }
         Ok(())
     }
@@ -117,8 +113,7 @@ impl Importer {
     /// index it must start with the release's codename.
     pub fn import_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), FeedError> {
         let path = Path::new(name);
-        let bytes = input::gunzip_if_compressed(bytes, &self.limits)
-            .map_err(|p| InputError::new(path, p))?;
+        let bytes = input::gunzip_if_compressed(bytes, &self.limits).map_err(|p| InputError::new(path, p))?;
         if bytes.starts_with(b"PK\x03\x04") {
             return self.import_zip(path, bytes.into_owned());
         }
@@ -133,13 +128,11 @@ impl Importer {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let file_name = file_name.trim_end_matches(".gz");
-            let text =
-                patchwarden_domain::text::decode(&bytes).map_err(|e| InputError::new(path, e))?;
-            let advisory =
-                debian_index::parse(file_name, text).map_err(|error| FeedError::Index {
-                    path: path.to_owned(),
-                    error,
-                })?;
+            let text = patchwarden_domain::text::decode(&bytes).map_err(|e| InputError::new(path, e))?;
+            let advisory = debian_index::parse(file_name, text).map_err(|error| FeedError::Index {
+                path: path.to_owned(),
+                error,
+            })?;
             self.report.records += 1;
             self.keep(advisory);
             return Ok(());
@@ -170,8 +163,7 @@ impl Importer {
     }
 
     fn import_zip(&mut self, path: &Path, bytes: Vec<u8>) -> Result<(), FeedError> {
-        let zip_error =
-            |e: zip::result::ZipError| InputError::new(path, input::Problem::Zip(e.to_string()));
+        let zip_error = |e: zip::result::ZipError| InputError::new(path, input::Problem::Zip(e.to_string()));
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_error)?;
         if archive.len() > self.limits.archive_entries {
             return Err(InputError::new(
@@ -196,12 +188,8 @@ impl Importer {
             };
             // The declared size can lie; the read is bounded whatever the header says.
             let limit = self.limits.entry_bytes;
-            let bytes = input::read_to_limit(
-                member.take(limit + 1),
-                limit,
-                input::Problem::Expands { limit },
-            )
-            .map_err(in_member)?;
+            let bytes = input::read_to_limit(member.take(limit + 1), limit, input::Problem::Expands { limit })
+                .map_err(in_member)?;
             total += bytes.len() as u64;
             if total > self.limits.archive_bytes {
                 return Err(in_member(input::Problem::Expands {
@@ -240,8 +228,7 @@ impl Importer {
                 }
             }
             None => {
-                self.by_id
-                    .insert(advisory.id.clone(), self.advisories.len());
+                self.by_id.insert(advisory.id.clone(), self.advisories.len());
                 self.advisories.push(advisory);
             }
         }
@@ -255,11 +242,7 @@ impl Importer {
 
 /// Whether `a` was modified after `b`; a record with an unreadable time never replaces one.
 fn newer(a: &Advisory, b: &Advisory) -> bool {
-    let time = |adv: &Advisory| {
-        adv.modified
-            .as_deref()
-            .and_then(|m| m.parse::<jiff::Timestamp>().ok())
-    };
+    let time = |adv: &Advisory| adv.modified.as_deref().and_then(|m| m.parse::<jiff::Timestamp>().ok());
     match (time(a), time(b)) {
         (Some(ta), Some(tb)) => ta > tb,
         (Some(_), None) => true,
@@ -268,10 +251,7 @@ fn newer(a: &Advisory, b: &Advisory) -> bool {
 }
 
 /// Reads a KEV catalog file.
-pub fn read_kev(
-    path: &Path,
-    limits: &Limits,
-) -> Result<std::collections::HashSet<String>, FeedError> {
+pub fn read_kev(path: &Path, limits: &Limits) -> Result<std::collections::HashSet<String>, FeedError> {
     let bytes = input::read_file(path, limits.file_bytes)?;
     parse_kev(&bytes).map_err(|error| FeedError::Threat {
         path: path.to_owned(),

@@ -77,9 +77,7 @@ pub enum RecordError {
         version: String,
         error: VersionError,
     },
-    #[error(
-        "advisory {id}: range event {event} is not one of introduced, fixed, last_affected, limit"
-    )]
+    #[error("advisory {id}: range event {event} is not one of introduced, fixed, last_affected, limit")]
     Event { id: String, event: String },
     #[error("advisory {id}: affected entry without a package")]
     NoPackage { id: String },
@@ -96,14 +94,12 @@ pub(crate) fn parse(bytes: &[u8], unknown: &mut Vec<String>) -> Result<Outcome, 
         return Ok(Outcome::Withdrawn);
     }
     let mut affected = Vec::new();
-    let mut severity = severity_from_summary(&record.summary)
-        .or_else(|| database_severity(record.database_specific.as_ref()));
+    let mut severity =
+        severity_from_summary(&record.summary).or_else(|| database_severity(record.database_specific.as_ref()));
     let mut skipped = Vec::new();
     for entry in &record.affected {
         let Some(package) = &entry.package else {
-            return Err(RecordError::NoPackage {
-                id: record.id.clone(),
-            });
+            return Err(RecordError::NoPackage { id: record.id.clone() });
         };
         let ecosystem = match Ecosystem::parse(&package.ecosystem) {
             Ok(e) => e,
@@ -217,10 +213,7 @@ fn severity_from_summary(summary: &str) -> Option<Severity> {
 
 /// `database_specific.severity` as several feeds write it.
 fn database_severity(value: Option<&serde_json::Value>) -> Option<Severity> {
-    value?
-        .get("severity")?
-        .as_str()
-        .and_then(Severity::from_vendor)
+    value?.get("severity")?.as_str().and_then(Severity::from_vendor)
 }
 
 /// The highest Ubuntu priority among the CVEs of one affected entry
@@ -228,12 +221,7 @@ fn database_severity(value: Option<&serde_json::Value>) -> Option<Severity> {
 fn ubuntu_priority(value: Option<&serde_json::Value>) -> Option<Severity> {
     let cves = value?.get("cves_map")?.get("cves")?.as_array()?;
     cves.iter()
-        .flat_map(|cve| {
-            cve.get("severity")
-                .and_then(|s| s.as_array())
-                .into_iter()
-                .flatten()
-        })
+        .flat_map(|cve| cve.get("severity").and_then(|s| s.as_array()).into_iter().flatten())
         .filter(|s| s.get("type").and_then(|t| t.as_str()) == Some("Ubuntu"))
         .filter_map(|s| s.get("score")?.as_str().and_then(Severity::from_vendor))
         .max()
@@ -286,9 +274,7 @@ mod tests {
                     {"id": "CVE-2021-2", "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N"},
                                                        {"type": "Ubuntu", "score": "high"}]}]}}}]
         });
-        let Outcome::Advisory(advisory) =
-            parse(record.to_string().as_bytes(), &mut Vec::new()).unwrap()
-        else {
+        let Outcome::Advisory(advisory) = parse(record.to_string().as_bytes(), &mut Vec::new()).unwrap() else {
             panic!("not an advisory");
         };
         assert_eq!(advisory.severity, Some(Severity::Important));
@@ -304,8 +290,7 @@ mod tests {
 
     #[test]
     fn unknown_ecosystems_are_counted_not_fatal() {
-        let record =
-            br#"{"id":"X","affected":[{"package":{"ecosystem":"npm","name":"left-pad"}}]}"#;
+        let record = br#"{"id":"X","affected":[{"package":{"ecosystem":"npm","name":"left-pad"}}]}"#;
         let outcome = parse(record, &mut Vec::new()).unwrap();
         assert!(matches!(outcome, Outcome::OnlyUnknown(ref e) if e == &["npm".to_string()]));
     }

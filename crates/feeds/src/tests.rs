@@ -16,8 +16,7 @@ fn record(id: &str, modified: &str, fixed: &str) -> String {
 fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     let mut writer = zip::ZipWriter::new(&mut out);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for (name, bytes) in members {
         writer.start_file(*name, options).unwrap();
         writer.write_all(bytes).unwrap();
@@ -44,25 +43,11 @@ fn duplicates_keep_the_newest_and_bad_records_are_named() {
     let mut importer = Importer::new(Limits::default());
     importer.import_path(dir.path()).unwrap();
     let (advisories, report) = importer.finish();
-    assert_eq!(
-        (report.records, report.advisories, report.duplicates),
-        (3, 1, 1)
-    );
-    assert_eq!(
-        advisories[0].modified.as_deref(),
-        Some("2024-02-01T00:00:00Z")
-    );
+    assert_eq!((report.records, report.advisories, report.duplicates), (3, 1, 1));
+    assert_eq!(advisories[0].modified.as_deref(), Some("2024-02-01T00:00:00Z"));
     assert_eq!(report.rejected.len(), 1);
-    assert!(
-        report.rejected[0].source.ends_with("c.json"),
-        "{:?}",
-        report.rejected
-    );
-    assert!(
-        report.rejected[0].reason.contains("line 1"),
-        "{:?}",
-        report.rejected
-    );
+    assert!(report.rejected[0].source.ends_with("c.json"), "{:?}", report.rejected);
+    assert!(report.rejected[0].reason.contains("line 1"), "{:?}", report.rejected);
 }
 
 #[test]
@@ -88,10 +73,7 @@ fn zip_members_are_read_and_bombs_refused() {
         entry_bytes: 1 << 20,
         ..Limits::default()
     };
-    let err = Importer::new(limits)
-        .import_path(&bomb)
-        .unwrap_err()
-        .to_string();
+    let err = Importer::new(limits).import_path(&bomb).unwrap_err().to_string();
     assert!(
         err.contains("bomb.zip (member x/bomb.json): decompresses to more than"),
         "{err}"
@@ -103,10 +85,7 @@ fn oversized_files_are_refused_before_reading() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("huge.json");
     // A sparse 1 GiB file: no disk used, but its size is what a reader would face.
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(1 << 30)
-        .unwrap();
+    std::fs::File::create(&big).unwrap().set_len(1 << 30).unwrap();
     let err = Importer::new(Limits::default())
         .import_path(&big)
         .unwrap_err()

@@ -17,9 +17,7 @@ pub enum ThreatError {
     KevId { index: usize, id: String },
     #[error("{0}")]
     Text(#[from] patchwarden_domain::text::NotUtf8),
-    #[error(
-        "line {line}: expected `cve,epss,percentile` with a CVE id and a probability from 0 to 1, found {found:?}"
-    )]
+    #[error("line {line}: expected `cve,epss,percentile` with a CVE id and a probability from 0 to 1, found {found:?}")]
     EpssRow { line: usize, found: String },
     #[error("no `cve,epss,percentile` header line: not an EPSS file")]
     EpssHeader,
@@ -40,9 +38,7 @@ fn is_cve(id: &str) -> bool {
     id.strip_prefix("CVE-")
         .and_then(|rest| rest.split_once('-'))
         .is_some_and(|(year, number)| {
-            year.len() == 4
-                && number.len() >= 4
-                && (year.bytes().chain(number.bytes())).all(|b| b.is_ascii_digit())
+            year.len() == 4 && number.len() >= 4 && (year.bytes().chain(number.bytes())).all(|b| b.is_ascii_digit())
         })
 }
 
@@ -97,12 +93,7 @@ pub fn parse_epss(bytes: &[u8]) -> Result<HashMap<String, f64>, ThreatError> {
         else {
             return Err(bad());
         };
-        let probability = |s: &str| {
-            s.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|p| (0.0..=1.0).contains(p))
-        };
+        let probability = |s: &str| s.trim().parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p));
         match (is_cve(cve), probability(epss), probability(percentile)) {
             (true, Some(epss), Some(_)) => {
                 scores.insert(cve.to_owned(), epss);
@@ -122,8 +113,7 @@ mod tests {
 
     #[test]
     fn epss_rows_are_checked() {
-        let ok =
-            parse_epss(b"#model_version:x\ncve,epss,percentile\nCVE-2020-0001,0.5,0.9\n").unwrap();
+        let ok = parse_epss(b"#model_version:x\ncve,epss,percentile\nCVE-2020-0001,0.5,0.9\n").unwrap();
         assert_eq!(ok["CVE-2020-0001"], 0.5);
         let err = parse_epss(b"cve,epss,percentile\nCVE-2020-0001,1.5,0.9\n").unwrap_err();
         assert!(matches!(err, ThreatError::EpssRow { line: 2, .. }));
@@ -141,10 +131,7 @@ mod tests {
             parse_kev(br#"{"vulnerabilities":[{"cveID":"x"}]}"#),
             Err(ThreatError::KevId { index: 0, .. })
         ));
-        assert!(matches!(
-            parse_kev(b"{"),
-            Err(ThreatError::KevJson { line: 1, .. })
-        ));
+        assert!(matches!(parse_kev(b"{"), Err(ThreatError::KevJson { line: 1, .. })));
     }
 
     proptest::proptest! {

@@ -37,8 +37,7 @@ pub(crate) struct Args {
 }
 
 fn parse_format(name: &str) -> Result<InventoryFormat, String> {
-    InventoryFormat::from_name(name)
-        .ok_or_else(|| format!("unknown format {name:?}: use dpkg-status, rpm-qa or apk"))
+    InventoryFormat::from_name(name).ok_or_else(|| format!("unknown format {name:?}: use dpkg-status, rpm-qa or apk"))
 }
 
 fn parse_ecosystem(name: &str) -> Result<Ecosystem, String> {
@@ -56,9 +55,7 @@ fn default_format(ecosystem: &Ecosystem) -> InventoryFormat {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let limits = Limits::default();
-    let format = args
-        .inventory_format
-        .unwrap_or_else(|| default_format(&args.ecosystem));
+    let format = args.inventory_format.unwrap_or_else(|| default_format(&args.ecosystem));
     if format.scheme() != args.ecosystem.scheme() {
         return Err(anyhow!(
             "--inventory-format {} does not fit --os {}: its versions are not {} versions",
@@ -177,9 +174,7 @@ fn print_table(out: &mut impl Write, findings: &[Finding], packages: usize) -> s
                 f.epss.map_or_else(|| "-".into(), |e| format!("{e:.3}")),
                 f.package.clone(),
                 f.installed.to_string(),
-                f.fixed
-                    .as_ref()
-                    .map_or_else(|| "(none)".into(), ToString::to_string),
+                f.fixed.as_ref().map_or_else(|| "(none)".into(), ToString::to_string),
                 f.advisory.clone(),
                 cves,
             ]
@@ -203,11 +198,7 @@ fn print_table(out: &mut impl Write, findings: &[Finding], packages: usize) -> s
         }
     }
     for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
         writeln!(out, "{}", cells.join("  ").trim_end())?;
     }
     let mut affected: Vec<&str> = findings.iter().map(|f| f.package.as_str()).collect();

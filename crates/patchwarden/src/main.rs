@@ -44,6 +44,11 @@ enum Command {
     Host(serve::HostArgs),
     /// Missing patches with the number of hosts missing each.
     Patches(serve::PatchesArgs),
+    /// The patch management policy in force.
+    Policy {
+        #[command(subcommand)]
+        command: serve::PolicyCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
         Command::Hosts(args) => serve::hosts(&args),
         Command::Host(args) => serve::host(&args),
         Command::Patches(args) => serve::patches(&args),
+        Command::Policy { command } => serve::policy(&command),
     };
     match result {
         Ok(code) => code,

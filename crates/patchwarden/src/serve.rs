@@ -31,6 +31,7 @@ impl DataArgs {
             check_in_interval: 3600,
             feed_sync_interval: 0,
             tls: None,
+            policy: patchwarden_domain::policy::Policy::default(),
         }
     }
 }
@@ -61,6 +62,10 @@ pub(crate) struct ServeArgs {
     /// The CA certificate agents pin (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_ca: Option<PathBuf>,
+    /// The organisation's policy file (TOML); the policy document's numbers otherwise. An invalid
+    /// file stops the server from starting, naming the line and the reason.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// Import these advisory sources before serving (as `feeds import`; repeatable).
     #[arg(long = "import")]
     import: Vec<PathBuf>,
@@ -79,6 +84,9 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         config.names = args.names.clone();
         config.check_in_interval = args.check_in_interval;
         config.feed_sync_interval = args.feed_sync_interval;
+        if let Some(path) = &args.policy {
+            config.policy = patchwarden_server::policy_file::load(path)?;
+        }
         if let (Some(cert), Some(key), Some(ca)) = (&args.tls_cert, &args.tls_key, &args.tls_ca) {
             config.tls = Some(patchwarden_server::TlsFiles { cert: cert.clone(), key: key.clone(), ca: ca.clone() });
         }
@@ -166,8 +174,14 @@ pub(crate) fn feeds(command: &FeedsCommand) -> anyhow::Result<ExitCode> {
                 for (name, outcome) in patchwarden_server::sync::sync_all(&store, clock::now()).await? {
                     match outcome {
                         patchwarden_server::sync::Outcome::Unchanged => println!("{name}: unchanged"),
-                        patchwarden_server::sync::Outcome::Updated { records, advisories, rejected } => {
-                            println!("{name}: updated ({records} records, {advisories} advisories, {rejected} rejected)");
+                        patchwarden_server::sync::Outcome::Updated {
+                            records,
+                            advisories,
+                            rejected,
+                        } => {
+                            println!(
+                                "{name}: updated ({records} records, {advisories} advisories, {rejected} rejected)"
+                            );
                         }
                         patchwarden_server::sync::Outcome::Failed(message) => {
                             failed = true;
@@ -241,9 +255,7 @@ pub(crate) fn hosts(args: &HostsArgs) -> anyhow::Result<ExitCode> {
         if args.json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(
-                    &json!({"hosts": hosts.iter().map(host_json).collect::<Vec<_>>()})
-                )?
+                serde_json::to_string_pretty(&json!({"hosts": hosts.iter().map(host_json).collect::<Vec<_>>()}))?
             );
         } else {
             println!(
@@ -252,9 +264,7 @@ pub(crate) fn hosts(args: &HostsArgs) -> anyhow::Result<ExitCode> {
             );
             for h in &hosts {
                 let ip = h.addresses.first().map_or("", |a| a.ip.as_str());
-                let seen = h
-                    .last_seen
-                    .map_or_else(|| "never".to_owned(), clock::rfc3339);
+                let seen = h.last_seen.map_or_else(|| "never".to_owned(), clock::rfc3339);
                 println!(
                     "{:<34} {:<24} {:<18} {:<16} {:>8} {:>8}  {seen}",
                     h.id, h.hostname, h.os, ip, h.packages, h.findings
@@ -321,4 +331,24 @@ pub(crate) fn patches(args: &PatchesArgs) -> anyhow::Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Print the effective policy, each value with the clause it comes from (TOML; it reads back).
+    Show {
+        /// A policy file; the policy document's numbers otherwise.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
+pub(crate) fn policy(command: &PolicyCommand) -> anyhow::Result<ExitCode> {
+    let PolicyCommand::Show { policy } = command;
+    let effective = match policy {
+        Some(path) => patchwarden_server::policy_file::load(path)?,
+        None => patchwarden_domain::policy::Policy::default(),
+    };
+    print!("{}", patchwarden_server::policy_file::show(&effective));
+    Ok(ExitCode::SUCCESS)
 }

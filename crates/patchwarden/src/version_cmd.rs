@@ -26,8 +26,7 @@ pub(crate) enum Command {
 }
 
 fn parse_scheme(name: &str) -> Result<VersionScheme, String> {
-    VersionScheme::from_name(name)
-        .ok_or_else(|| format!("unknown ecosystem {name:?}: use debian, rpm or alpine"))
+    VersionScheme::from_name(name).ok_or_else(|| format!("unknown ecosystem {name:?}: use debian, rpm or alpine"))
 }
 
 fn symbol(ordering: Ordering) -> &'static str {
@@ -39,18 +38,12 @@ fn symbol(ordering: Ordering) -> &'static str {
 }
 
 pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
-    let Command::Compare {
-        ecosystem,
-        batch,
-        a,
-        b,
-    } = command;
+    let Command::Compare { ecosystem, batch, a, b } = command;
     if !batch {
         let (Some(a), Some(b)) = (a, b) else {
             bail!("give two versions, or --batch")
         };
-        let ordering = compare(*ecosystem, a, b)
-            .with_context(|| format!("cannot compare {a:?} with {b:?}"))?;
+        let ordering = compare(*ecosystem, a, b).with_context(|| format!("cannot compare {a:?} with {b:?}"))?;
         println!("{}", symbol(ordering));
         return Ok(ExitCode::SUCCESS);
     }
@@ -61,13 +54,10 @@ pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
         let line = line.with_context(|| format!("standard input, line {line_number}"))?;
         let mut fields = line.split_whitespace();
         let (Some(a), Some(b), None) = (fields.next(), fields.next(), fields.next()) else {
-            bail!(
-                "standard input, line {line_number}: expected two versions separated by white space, found {line:?}"
-            );
+            bail!("standard input, line {line_number}: expected two versions separated by white space, found {line:?}");
         };
-        let ordering = compare(*ecosystem, a, b).with_context(|| {
-            format!("standard input, line {line_number}: cannot compare {a:?} with {b:?}")
-        })?;
+        let ordering = compare(*ecosystem, a, b)
+            .with_context(|| format!("standard input, line {line_number}: cannot compare {a:?} with {b:?}"))?;
         writeln!(out, "{}", symbol(ordering))?;
     }
     out.flush()?;

@@ -75,16 +75,15 @@ pub fn build(sources: &[FeedSource], generation: String) -> Result<Advisories, A
             message,
         };
         match source.kind.as_str() {
-            "kev" => intel.kev.extend(
-                patchwarden_feeds::parse_kev(&source.content).map_err(|e| fail(e.to_string()))?,
-            ),
+            "kev" => intel
+                .kev
+                .extend(patchwarden_feeds::parse_kev(&source.content).map_err(|e| fail(e.to_string()))?),
             "epss" => {
-                let bytes =
-                    patchwarden_feeds::input::gunzip_if_compressed(&source.content, &limits)
-                        .map_err(|e| fail(e.to_string()))?;
-                intel.epss.extend(
-                    patchwarden_feeds::parse_epss(&bytes).map_err(|e| fail(e.to_string()))?,
-                );
+                let bytes = patchwarden_feeds::input::gunzip_if_compressed(&source.content, &limits)
+                    .map_err(|e| fail(e.to_string()))?;
+                intel
+                    .epss
+                    .extend(patchwarden_feeds::parse_epss(&bytes).map_err(|e| fail(e.to_string()))?);
             }
             _ => importer
                 .import_bytes(&source.name, &source.content)
@@ -137,11 +136,7 @@ pub fn finding_row(f: &Finding) -> FindingRow {
 }
 
 /// The findings of one host's packages.
-pub fn findings(
-    advisories: &Advisories,
-    ecosystem: &Ecosystem,
-    packages: &[InstalledPackage],
-) -> Vec<FindingRow> {
+pub fn findings(advisories: &Advisories, ecosystem: &Ecosystem, packages: &[InstalledPackage]) -> Vec<FindingRow> {
     assess_host(&advisories.index, &advisories.intel, ecosystem, packages)
         .iter()
         .map(finding_row)
@@ -160,10 +155,7 @@ pub async fn recompute_all(store: &Store, advisories: &Advisories) -> Result<usi
             continue;
         };
         let software = store.host_software(&host.id).await?;
-        let packages: Vec<InstalledPackage> = software
-            .iter()
-            .filter_map(|row| installed(row, &ecosystem))
-            .collect();
+        let packages: Vec<InstalledPackage> = software.iter().filter_map(|row| installed(row, &ecosystem)).collect();
         let rows = tokio::task::block_in_place(|| findings(advisories, &ecosystem, &packages));
         store.set_findings(&host.id, &rows).await?;
         hosts += 1;

@@ -46,10 +46,7 @@ const READERS: &[Role] = &Role::ALL;
 
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
-        .route(
-            "/api/v1/health",
-            get(|| async { Json(json!({"status": "ok"})) }),
-        )
+        .route("/api/v1/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/setup", post(setup))
         .route("/api/v1/sessions", post(login))
@@ -85,10 +82,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
         // client, still sending, receives our 413 instead of a reset connection.
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame else {
-                return Err(ApiError::bad_request(
-                    "bad_body",
-                    "the request body was cut off",
-                ));
+                return Err(ApiError::bad_request("bad_body", "the request body was cut off"));
             };
             if let Ok(data) = frame.into_data() {
                 seen += data.len();
@@ -168,18 +162,9 @@ async fn setup(State(state): State<AppState>, Body(bytes): Body) -> Result<Respo
     if stored.as_deref() != Some(secrets::sha256_hex(&request.token).as_str()) {
         return Err(ApiError::forbidden("setup token is wrong or already used"));
     }
-    let user = new_user(
-        &request.username,
-        &request.password,
-        Role::Administrator,
-        clock::now(),
-    )?;
+    let user = new_user(&request.username, &request.password, Role::Administrator, clock::now())?;
     // The token is deleted in one transaction with creating the user: of two racing, one wins.
-    if !state
-        .store
-        .create_first_admin(&user, SETUP_TOKEN_KEY)
-        .await?
-    {
+    if !state.store.create_first_admin(&user, SETUP_TOKEN_KEY).await? {
         return Err(ApiError::forbidden("setup token is wrong or already used"));
     }
     Ok((
@@ -200,13 +185,9 @@ async fn login(State(state): State<AppState>, Body(bytes): Body) -> Result<Respo
     let request: Login = body(&bytes)?;
     let user = state.store.user_by_name(&request.username).await?;
     let valid = match &user {
-        Some(u) => tokio::task::block_in_place(|| {
-            secrets::verify_password(&request.password, &u.password_hash)
-        }),
+        Some(u) => tokio::task::block_in_place(|| secrets::verify_password(&request.password, &u.password_hash)),
         // Hash anyway, so that the answer takes as long for an unknown user.
-        None => {
-            tokio::task::block_in_place(|| secrets::verify_password(&request.password, DUMMY_HASH))
-        }
+        None => tokio::task::block_in_place(|| secrets::verify_password(&request.password, DUMMY_HASH)),
     };
     let (Some(user), true) = (user, valid) else {
         return Err(ApiError::unauthorized("wrong username or password"));
@@ -226,14 +207,12 @@ async fn login(State(state): State<AppState>, Body(bytes): Body) -> Result<Respo
             expires_at: Some(expires_at),
         })
         .await?;
-    Ok(
-        Json(json!({"token": token, "role": user.role, "expires_at": clock::rfc3339(expires_at)}))
-            .into_response(),
-    )
+    Ok(Json(json!({"token": token, "role": user.role, "expires_at": clock::rfc3339(expires_at)})).into_response())
 }
 
 /// An argon2id hash of a random password, verified against when the user does not exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W7mG0L6bHq2ZkzvWv3sD0m2H1j7xq5g6cY1mQv9nB3k";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W7mG0L6bHq2ZkzvWv3sD0m2H1j7xq5g6cY1mQv9nB3k";
 
 #[derive(Deserialize)]
 struct CreateUser {
@@ -253,9 +232,8 @@ async fn create_user(
         .await?
         .require(&[Role::Administrator])?;
     let request: CreateUser = body(&bytes)?;
-    let role = Role::from_name(&request.role).ok_or_else(|| {
-        ApiError::bad_request("invalid_role", format!("unknown role {:?}", request.role))
-    })?;
+    let role = Role::from_name(&request.role)
+        .ok_or_else(|| ApiError::bad_request("invalid_role", format!("unknown role {:?}", request.role)))?;
     let user = new_user(&request.username, &request.password, role, now)?;
     state.store.create_user(&user).await?;
     Ok((
@@ -287,9 +265,8 @@ async fn create_token(
     let request: CreateToken = body(&bytes)?;
     let role = match request.role.as_deref() {
         None => principal.role,
-        Some(name) => Role::from_name(name).ok_or_else(|| {
-            ApiError::bad_request("invalid_role", format!("unknown role {name:?}"))
-        })?,
+        Some(name) => Role::from_name(name)
+            .ok_or_else(|| ApiError::bad_request("invalid_role", format!("unknown role {name:?}")))?,
     };
     // Scripts may be given less than their owner has, never more.
     if role != principal.role && role != Role::Auditor && principal.role != Role::Administrator {
@@ -299,9 +276,7 @@ async fn create_token(
         )));
     }
     let token = secrets::token();
-    let expires_at = request
-        .expires_in_days
-        .map(|d| now + d.clamp(1, 3650) * 86_400);
+    let expires_at = request.expires_in_days.map(|d| now + d.clamp(1, 3650) * 86_400);
     state
         .store
         .create_api_token(&NewApiToken {
@@ -314,7 +289,11 @@ async fn create_token(
             expires_at,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"token": token, "role": role.name(), "expires_at": expires_at.map(clock::rfc3339)}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "role": role.name(), "expires_at": expires_at.map(clock::rfc3339)})),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -348,9 +327,7 @@ async fn create_enrollment_token(
     let principal = auth::principal(&state, &headers, now).await?;
     principal.require(&[Role::Administrator])?;
     let request: CreateEnrollmentToken = body(&bytes)?;
-    if !(1..=24 * 365).contains(&request.expires_in_hours)
-        || !(1..=1_000_000).contains(&request.uses)
-    {
+    if !(1..=24 * 365).contains(&request.expires_in_hours) || !(1..=1_000_000).contains(&request.uses) {
         return Err(ApiError::bad_request(
             "invalid_token_request",
             "expires_in_hours must be 1–8760 and uses 1–1,000,000",
@@ -376,9 +353,7 @@ async fn create_enrollment_token(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"token": token, "expires_at": clock::rfc3339(expires_at), "uses": request.uses}),
-        ),
+        Json(json!({"token": token, "expires_at": clock::rfc3339(expires_at), "uses": request.uses})),
     )
         .into_response())
 }
@@ -404,9 +379,7 @@ async fn enroll(State(state): State<AppState>, Body(bytes): Body) -> Result<Resp
         .enroll_host(&secrets::sha256_hex(&request.token), &host, clock::now())
         .await?;
     if labels.is_none() {
-        return Err(ApiError::forbidden(
-            "enrollment token is unknown, expired or used up",
-        ));
+        return Err(ApiError::forbidden("enrollment token is unknown, expired or used up"));
     }
     Ok((
         StatusCode::CREATED,
@@ -476,18 +449,9 @@ impl HostFilter {
                     h.addresses
                         .iter()
                         .any(|a| a.ip.parse::<IpAddr>().is_ok_and(|ip| r.contains(ip)))
-                }) && self
-                    .name
-                    .as_deref()
-                    .is_none_or(|g| glob_matches(g, &h.hostname))
-                    && self
-                        .os
-                        .as_deref()
-                        .is_none_or(|os| h.os.eq_ignore_ascii_case(os))
-                    && self
-                        .department
-                        .as_deref()
-                        .is_none_or(|d| h.labels.department == d)
+                }) && self.name.as_deref().is_none_or(|g| glob_matches(g, &h.hostname))
+                    && self.os.as_deref().is_none_or(|os| h.os.eq_ignore_ascii_case(os))
+                    && self.department.as_deref().is_none_or(|d| h.labels.department == d)
                     && self.missing.is_none_or(|m| (h.findings > 0) == m)
             })
             .collect())
@@ -524,11 +488,7 @@ async fn hosts(
     Ok(Json(json!({"hosts": hosts.iter().map(host_json).collect::<Vec<_>>()})).into_response())
 }
 
-async fn host(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+async fn host(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     auth::principal(&state, &headers, clock::now())
         .await?
         .require(READERS)?;
@@ -540,8 +500,7 @@ async fn host(
         .find(|h| h.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no host {id}")))?;
     let facts: Value =
-        serde_json::from_str(&state.store.host_facts(&id).await?.unwrap_or_default())
-            .unwrap_or(Value::Null);
+        serde_json::from_str(&state.store.host_facts(&id).await?.unwrap_or_default()).unwrap_or(Value::Null);
     let software = state.store.host_software(&id).await?;
     let findings = state.store.host_findings(&id).await?;
     let mut out = host_json(&row);

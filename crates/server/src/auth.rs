@@ -71,9 +71,7 @@ impl Principal {
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(|| {
-            ApiError::unauthorized("no Authorization header: send `Authorization: Bearer TOKEN`")
-        })?;
+        .ok_or_else(|| ApiError::unauthorized("no Authorization header: send `Authorization: Bearer TOKEN`"))?;
     value
         .to_str()
         .ok()
@@ -84,19 +82,15 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 /// The person or script behind an API token.
-pub async fn principal(
-    state: &AppState,
-    headers: &HeaderMap,
-    now: i64,
-) -> Result<Principal, ApiError> {
+pub async fn principal(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Principal, ApiError> {
     let token = bearer(headers)?;
     let owner = state
         .store
         .api_token(&sha256_hex(token), now)
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown, expired or revoked token"))?;
-    let role = Role::from_name(&owner.role)
-        .ok_or_else(|| ApiError::forbidden(format!("unknown role {}", owner.role)))?;
+    let role =
+        Role::from_name(&owner.role).ok_or_else(|| ApiError::forbidden(format!("unknown role {}", owner.role)))?;
     Ok(Principal {
         user_id: owner.user_id,
         username: owner.username,
@@ -105,16 +99,11 @@ pub async fn principal(
 }
 
 /// The host whose credential this is; revoked and unknown credentials are refused.
-pub async fn agent(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<patchwarden_store::AgentSession, ApiError> {
+pub async fn agent(state: &AppState, headers: &HeaderMap) -> Result<patchwarden_store::AgentSession, ApiError> {
     let credential = bearer(headers)?;
     state
         .store
         .agent_session(&sha256_hex(credential))
         .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized("unknown or revoked host credential: enroll the host again")
-        })
+        .ok_or_else(|| ApiError::unauthorized("unknown or revoked host credential: enroll the host again"))
 }

@@ -52,14 +52,8 @@ impl ApiError {
 impl From<patchwarden_store::StoreError> for ApiError {
     fn from(error: patchwarden_store::StoreError) -> ApiError {
         match error {
-            patchwarden_store::StoreError::Conflict(what) => {
-                ApiError::conflict(format!("{what} already exists"))
-            }
-            other => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                other.to_string(),
-            ),
+            patchwarden_store::StoreError::Conflict(what) => ApiError::conflict(format!("{what} already exists")),
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
         }
     }
 }

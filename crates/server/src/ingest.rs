@@ -34,9 +34,9 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Report, ApiError> {
     let mut plain = Vec::new();
     let json: &[u8] = if gzip {
         let mut decoder = flate2::read::GzDecoder::new(body).take(MAX_REPORT_BYTES + 1);
-        decoder.read_to_end(&mut plain).map_err(|e| {
-            ApiError::bad_request("bad_encoding", format!("body is not valid gzip: {e}"))
-        })?;
+        decoder
+            .read_to_end(&mut plain)
+            .map_err(|e| ApiError::bad_request("bad_encoding", format!("body is not valid gzip: {e}")))?;
         if plain.len() as u64 > MAX_REPORT_BYTES {
             return Err(ApiError::too_large(MAX_REPORT_BYTES as usize));
         }
@@ -47,11 +47,7 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Report, ApiError> {
     serde_json::from_slice(json).map_err(|e| {
         ApiError::bad_request(
             "invalid_report",
-            format!(
-                "report is not valid: {e} (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
+            format!("report is not valid: {e} (line {}, column {})", e.line(), e.column()),
         )
     })
 }
@@ -64,13 +60,8 @@ struct Checked {
 
 /// Checks a report against what the domain needs; nothing is stored unless all of it is good.
 fn check(report: &Report) -> Result<Checked, ApiError> {
-    let invalid = |message: String| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_report",
-            message,
-        )
-    };
+    let invalid =
+        |message: String| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_report", message);
     if report.sequence == 0 || i64::try_from(report.sequence).is_err() {
         return Err(invalid(format!(
             "sequence must be from 1 to {}, found {}",
@@ -107,9 +98,7 @@ fn check(report: &Report) -> Result<Checked, ApiError> {
         ))
     })?;
     let Some(host_ecosystem) = &ecosystem else {
-        return Err(invalid(
-            "an inventory needs facts.os, the host's ecosystem".into(),
-        ));
+        return Err(invalid("an inventory needs facts.os, the host's ecosystem".into()));
     };
     if host_ecosystem.scheme() != format.scheme() {
         return Err(invalid(format!(
@@ -129,9 +118,7 @@ fn check(report: &Report) -> Result<Checked, ApiError> {
             })
         };
         if p.name.is_empty() {
-            return Err(invalid(format!(
-                "inventory.packages[{index}]: name is empty"
-            )));
+            return Err(invalid(format!("inventory.packages[{index}]: name is empty")));
         }
         packages.push(InstalledPackage {
             name: p.name.clone(),
@@ -156,17 +143,12 @@ pub async fn receive(
     now: i64,
 ) -> Result<ReportResponse, ApiError> {
     let host_id = host.host_id.as_str();
-    let Checked {
-        ecosystem,
-        inventory,
-    } = check(&report)?;
+    let Checked { ecosystem, inventory } = check(&report)?;
     let advisories = state.advisories();
     let has_inventory = inventory.is_some();
     let (inventory_record, findings) = match (inventory, &ecosystem) {
         (Some((format, packages)), Some(ecosystem)) => {
-            let findings = tokio::task::block_in_place(|| {
-                advisories::findings(&advisories, ecosystem, &packages)
-            });
+            let findings = tokio::task::block_in_place(|| advisories::findings(&advisories, ecosystem, &packages));
             let record = InventoryRecord {
                 hash: report.inventory_hash.clone(),
                 format: format.name().to_owned(),
@@ -195,10 +177,7 @@ pub async fn receive(
         created_at: report.created_at.clone(),
         received_at: now,
         hostname: report.facts.hostname.clone(),
-        os: ecosystem
-            .as_ref()
-            .map(|e| e.name().to_owned())
-            .unwrap_or_default(),
+        os: ecosystem.as_ref().map(|e| e.name().to_owned()).unwrap_or_default(),
         facts_json: serde_json::to_string(&report.facts).unwrap_or_default(),
         addresses: report
             .facts

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod ingest;
+pub mod policy_file;
 pub mod secrets;
 pub mod state;
 pub mod sync;
@@ -44,6 +45,8 @@ pub struct Config {
     pub feed_sync_interval: u64,
     /// A certificate chain, its key and the CA agents pin, instead of the generated ones.
     pub tls: Option<TlsFiles>,
+    /// The organisation's patch policy (the policy document's numbers by default).
+    pub policy: patchwarden_domain::policy::Policy,
 }
 
 /// Certificate files an organisation provides.
@@ -63,10 +66,7 @@ pub enum ServerError {
     #[error("{0}")]
     Advisories(#[from] advisories::AdvisoryError),
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -97,8 +97,7 @@ impl Running {
 }
 
 pub async fn open_store(config: &Config) -> Result<Store, ServerError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(io(format!("creating {}", config.data_dir.display())))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(io(format!("creating {}", config.data_dir.display())))?;
     Ok(match &config.database {
         Some(url) => Store::open(url).await?,
         None => Store::open_sqlite(&config.data_dir).await?,
@@ -112,17 +111,13 @@ async fn ensure_setup_token(store: &Store, config: &Config) -> Result<Option<Str
         return Ok(None);
     }
     let token = secrets::token();
-    store
-        .set_setting(SETUP_TOKEN_KEY, &secrets::sha256_hex(&token))
-        .await?;
+    store.set_setting(SETUP_TOKEN_KEY, &secrets::sha256_hex(&token)).await?;
     let path = config.data_dir.join("setup-token");
     let _ = std::fs::remove_file(&path);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .map_err(io(format!("writing {}", path.display())))?;
+    let mut file = options.open(&path).map_err(io(format!("writing {}", path.display())))?;
     std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())
         .map_err(io(format!("writing {}", path.display())))?;
     Ok(Some(token))
@@ -154,13 +149,12 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         advisories: Arc::new(RwLock::new(Arc::new(advisories))),
         check_in_interval: config.check_in_interval,
         ca_pem: material.ca_pem.clone().into(),
+        policy: Arc::new(config.policy.clone()),
     };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(io(format!("listening on {}", config.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(io("reading the listen address"))?;
+    let addr = listener.local_addr().map_err(io("reading the listen address"))?;
     let (shutdown, mut stop) = tokio::sync::watch::channel(false);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&material.config));
     let app = api::router(state.clone());
@@ -230,9 +224,7 @@ async fn reload_if_changed(state: &AppState) {
         return;
     }
     if let Ok(fresh) = advisories::load(&state.store).await
-        && advisories::recompute_all(&state.store, &fresh)
-            .await
-            .is_ok()
+        && advisories::recompute_all(&state.store, &fresh).await.is_ok()
     {
         state.set_advisories(fresh);
     }
@@ -284,9 +276,7 @@ pub async fn import_feeds(
         store.put_feed_source(source).await?;
     }
     let generation = secrets::id();
-    store
-        .set_setting(advisories::GENERATION_KEY, &generation)
-        .await?;
+    store.set_setting(advisories::GENERATION_KEY, &generation).await?;
     let fresh = advisories::load(store).await?;
     advisories::recompute_all(store, &fresh).await?;
     Ok(sources)
@@ -297,9 +287,7 @@ fn json_files(dir: &std::path::Path) -> Result<Vec<PathBuf>, ServerError> {
     let mut pending = vec![dir.to_owned()];
     while let Some(next) = pending.pop() {
         for entry in std::fs::read_dir(&next).map_err(io(format!("reading {}", next.display())))? {
-            let path = entry
-                .map_err(io(format!("reading {}", next.display())))?
-                .path();
+            let path = entry.map_err(io(format!("reading {}", next.display())))?.path();
             if path.is_dir() {
                 pending.push(path);
             } else if path.extension().is_some_and(|e| e == "json") {

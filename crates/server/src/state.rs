@@ -17,6 +17,8 @@ pub struct AppState {
     pub check_in_interval: u64,
     /// The CA certificate agents pin (PEM).
     pub ca_pem: Arc<str>,
+    /// The policy in force, checked at start.
+    pub policy: Arc<patchwarden_domain::policy::Policy>,
 }
 
 impl AppState {

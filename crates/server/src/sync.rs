@@ -59,12 +59,7 @@ enum Fetched {
     },
 }
 
-fn fetch(
-    url: &str,
-    etag: Option<&str>,
-    last_modified: Option<&str>,
-    limit: u64,
-) -> Result<Fetched, String> {
+fn fetch(url: &str, etag: Option<&str>, last_modified: Option<&str>, limit: u64) -> Result<Fetched, String> {
     let agent = ureq::AgentBuilder::new()
         .timeout(std::time::Duration::from_secs(300))
         .build();
@@ -88,10 +83,7 @@ fn fetch(
     let content = patchwarden_feeds::input::read_to_limit(
         response.into_reader(),
         limit,
-        patchwarden_feeds::input::Problem::TooLarge {
-            size: limit + 1,
-            limit,
-        },
+        patchwarden_feeds::input::Problem::TooLarge { size: limit + 1, limit },
     )
     .map_err(|e| format!("{url}: {e}"))?;
     Ok(Fetched::Body {
@@ -116,14 +108,12 @@ pub async fn sync_all(store: &Store, now: i64) -> Result<Vec<(String, Outcome)>,
         } else {
             (source.etag.clone(), source.last_modified.clone())
         };
-        let fetched = tokio::task::spawn_blocking(move || {
-            fetch(&url, etag.as_deref(), since.as_deref(), limit)
-        })
-        .await
-        .map_err(|e| ServerError::Io {
-            context: "feed sync".into(),
-            source: std::io::Error::other(e),
-        })?;
+        let fetched = tokio::task::spawn_blocking(move || fetch(&url, etag.as_deref(), since.as_deref(), limit))
+            .await
+            .map_err(|e| ServerError::Io {
+                context: "feed sync".into(),
+                source: std::io::Error::other(e),
+            })?;
         let outcome = match fetched {
             Ok(Fetched::NotModified) => Outcome::Unchanged,
             Ok(Fetched::Body {
@@ -143,14 +133,8 @@ pub async fn sync_all(store: &Store, now: i64) -> Result<Vec<(String, Outcome)>,
                 match advisories::check_source(&fresh) {
                     // A feed whose every record is bad is broken, not empty: keep the last good copy.
                     Ok(report) if report.records > 0 && report.rejected.len() == report.records => {
-                        let first = report
-                            .rejected
-                            .first()
-                            .map(|r| r.reason.clone())
-                            .unwrap_or_default();
-                        Outcome::Failed(format!(
-                            "every record was rejected, the stored copy stays: {first}"
-                        ))
+                        let first = report.rejected.first().map(|r| r.reason.clone()).unwrap_or_default();
+                        Outcome::Failed(format!("every record was rejected, the stored copy stays: {first}"))
                     }
                     Ok(report) => {
                         fresh.records = i64::try_from(report.records).unwrap_or(i64::MAX);
@@ -175,9 +159,7 @@ pub async fn sync_all(store: &Store, now: i64) -> Result<Vec<(String, Outcome)>,
         outcomes.push((source.name, outcome));
     }
     if changed {
-        store
-            .set_setting(advisories::GENERATION_KEY, &secrets::id())
-            .await?;
+        store.set_setting(advisories::GENERATION_KEY, &secrets::id()).await?;
         let fresh = advisories::load(store).await.map_err(ServerError::from)?;
         advisories::recompute_all(store, &fresh)
             .await

@@ -10,10 +10,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsage
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("making a certificate: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("{}: no {what} in this PEM file", path.display())]
@@ -89,27 +86,20 @@ pub fn load_or_create(dir: &Path, names: &[String]) -> Result<TlsMaterial, TlsEr
         let issuer = ca_params()?.self_signed(&ca_keys)?;
         let server_keys = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(
-            DnType::CommonName,
-            names.first().map_or("patchwarden", String::as_str),
-        );
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().map_or("patchwarden", String::as_str));
         for name in names {
-            params
-                .subject_alt_names
-                .push(match name.parse::<std::net::IpAddr>() {
-                    Ok(ip) => SanType::IpAddress(ip),
-                    Err(_) => SanType::DnsName(name.clone().try_into()?),
-                });
+            params.subject_alt_names.push(match name.parse::<std::net::IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName(name.clone().try_into()?),
+            });
         }
         let certificate = params.signed_by(&server_keys, &issuer, &ca_keys)?;
         write(&key, &server_keys.serialize_pem(), true)?;
         write(
             &cert,
-            &format!(
-                "{}{}",
-                certificate.pem(),
-                String::from_utf8_lossy(&read(&ca_cert)?)
-            ),
+            &format!("{}{}", certificate.pem(), String::from_utf8_lossy(&read(&ca_cert)?)),
             false,
         )?;
     }
@@ -118,8 +108,7 @@ pub fn load_or_create(dir: &Path, names: &[String]) -> Result<TlsMaterial, TlsEr
 
 fn ca_params() -> Result<CertificateParams, rcgen::Error> {
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.distinguished_name
-        .push(DnType::CommonName, "patchwarden CA");
+    ca.distinguished_name.push(DnType::CommonName, "patchwarden CA");
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     Ok(ca)

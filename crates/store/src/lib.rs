@@ -75,18 +75,10 @@ impl Store {
                     .max_connections(4)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            sqlx::query("PRAGMA journal_mode = WAL")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("PRAGMA busy_timeout = 10000")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("PRAGMA foreign_keys = ON")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("PRAGMA synchronous = NORMAL")
-                                .execute(&mut *conn)
-                                .await?;
+                            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
                             Ok(())
                         })
                     })
@@ -111,11 +103,7 @@ impl Store {
 
     /// The embedded default: `patchwarden.db` in the data directory.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Store, StoreError> {
-        Store::open(&format!(
-            "sqlite://{}",
-            data_dir.join("patchwarden.db").display()
-        ))
-        .await
+        Store::open(&format!("sqlite://{}", data_dir.join("patchwarden.db").display())).await
     }
 
     /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so that
@@ -123,9 +111,7 @@ impl Store {
     /// cannot be upgraded.
     /// Within this process writers also queue on a fair lock first: SQLite's busy handler polls
     /// and can starve one writer past its timeout under steady contention.
-    async fn write(
-        &self,
-    ) -> Result<(Tx<'static>, Option<tokio::sync::OwnedMutexGuard<()>>), StoreError> {
+    async fn write(&self) -> Result<(Tx<'static>, Option<tokio::sync::OwnedMutexGuard<()>>), StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => {
                 let guard = self.exclusive().await;
@@ -163,11 +149,13 @@ impl Store {
 
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let _writer = self.exclusive().await;
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -191,11 +179,7 @@ impl Store {
 
     /// Creates the first administrator, atomically with consuming the one-time setup token: of two
     /// people racing with one token, one wins.
-    pub async fn create_first_admin(
-        &self,
-        user: &NewUser,
-        setup_key: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn create_first_admin(&self, user: &NewUser, setup_key: &str) -> Result<bool, StoreError> {
         let (mut tx, _writer) = self.write().await?;
         let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
             .fetch_one(&mut *tx)
@@ -228,11 +212,10 @@ impl Store {
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, username, password_hash, role FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT id, username, password_hash, role FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| User {
             id: r.get(0),
             username: r.get(1),
@@ -259,11 +242,7 @@ impl Store {
     }
 
     /// The live token with this hash and its user.
-    pub async fn api_token(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Option<TokenOwner>, StoreError> {
+    pub async fn api_token(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>, StoreError> {
         let row = sqlx::query(
             "SELECT t.id, t.role, u.id, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked = 0 AND (t.expires_at IS NULL OR t.expires_at > $2)",
@@ -282,10 +261,7 @@ impl Store {
 
     // ---- enrollment ----
 
-    pub async fn create_enrollment_token(
-        &self,
-        token: &NewEnrollmentToken,
-    ) -> Result<(), StoreError> {
+    pub async fn create_enrollment_token(&self, token: &NewEnrollmentToken) -> Result<(), StoreError> {
         let _writer = self.exclusive().await;
         sqlx::query(
             "INSERT INTO enrollment_tokens (id, token_hash, created_by, created_at, expires_at, uses_left, department, platform_class, environment) \
@@ -307,12 +283,7 @@ impl Store {
 
     /// Uses one use of a live enrollment token and creates the host, in one transaction.
     /// `None` when the token is unknown, expired or used up.
-    pub async fn enroll_host(
-        &self,
-        token_hash: &str,
-        host: &NewHost,
-        now: i64,
-    ) -> Result<Option<Labels>, StoreError> {
+    pub async fn enroll_host(&self, token_hash: &str, host: &NewHost, now: i64) -> Result<Option<Labels>, StoreError> {
         let (mut tx, _writer) = self.write().await?;
         let used = sqlx::query(
             "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2",
@@ -324,10 +295,12 @@ impl Store {
         if used.rows_affected() != 1 {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT id, department, platform_class, environment FROM enrollment_tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, department, platform_class, environment FROM enrollment_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_one(&mut *tx)
+        .await?;
         let token_id: String = row.get(0);
         let labels = Labels {
             department: row.get(1),
@@ -354,10 +327,7 @@ impl Store {
     }
 
     /// The host a credential belongs to, if it is not revoked, with what a report needs of it.
-    pub async fn agent_session(
-        &self,
-        credential_hash: &str,
-    ) -> Result<Option<AgentSession>, StoreError> {
+    pub async fn agent_session(&self, credential_hash: &str) -> Result<Option<AgentSession>, StoreError> {
         let row = sqlx::query(
             "SELECT id, last_sequence, inventory_hash, facts FROM hosts WHERE credential_hash = $1 AND revoked = 0",
         )
@@ -386,11 +356,7 @@ impl Store {
 
     /// Stores one report with everything it brings, exactly once: a sequence at or below the
     /// host's last stored one is acknowledged and not stored again.
-    pub async fn store_report(
-        &self,
-        report: &ReportRecord,
-        previous_facts: &str,
-    ) -> Result<Stored, StoreError> {
+    pub async fn store_report(&self, report: &ReportRecord, previous_facts: &str) -> Result<Stored, StoreError> {
         // Work that needs no lock is done before taking it: writers queue for as short as possible.
         let known = report
             .inventory
@@ -440,15 +406,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             for address in &report.addresses {
-                sqlx::query(
-                "INSERT INTO host_addresses (host_id, interface, ip, mac) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&report.host_id)
-            .bind(&address.interface)
-            .bind(&address.ip)
-            .bind(&address.mac)
-            .execute(&mut *tx)
-            .await?;
+                sqlx::query("INSERT INTO host_addresses (host_id, interface, ip, mac) VALUES ($1, $2, $3, $4)")
+                    .bind(&report.host_id)
+                    .bind(&address.interface)
+                    .bind(&address.ip)
+                    .bind(&address.mac)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         let mut learned = Vec::new();
@@ -500,11 +464,7 @@ impl Store {
     }
 
     /// Replaces a host's findings (after the advisories changed).
-    pub async fn set_findings(
-        &self,
-        host_id: &str,
-        findings: &[FindingRow],
-    ) -> Result<(), StoreError> {
+    pub async fn set_findings(&self, host_id: &str, findings: &[FindingRow]) -> Result<(), StoreError> {
         let (mut tx, _writer) = self.write().await?;
         replace_findings(self.backend, &mut tx, host_id, findings).await?;
         tx.commit().await?;
@@ -523,9 +483,10 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let addresses = sqlx::query("SELECT host_id, interface, ip, mac FROM host_addresses ORDER BY host_id, interface, ip")
-            .fetch_all(&self.pool)
-            .await?;
+        let addresses =
+            sqlx::query("SELECT host_id, interface, ip, mac FROM host_addresses ORDER BY host_id, interface, ip")
+                .fetch_all(&self.pool)
+                .await?;
         let mut hosts: Vec<HostRow> = rows
             .into_iter()
             .map(|r| HostRow {
@@ -580,10 +541,7 @@ impl Store {
     }
 
     /// What changed on a host and when: (package, version, `added`/`removed`, time), oldest first.
-    pub async fn software_history(
-        &self,
-        host_id: &str,
-    ) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+    pub async fn software_history(&self, host_id: &str) -> Result<Vec<(String, String, String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.name, s.version, h.change, h.at FROM software_history h JOIN software s ON s.id = h.software_id \
              WHERE h.host_id = $1 ORDER BY h.at, h.sequence, h.change DESC, s.name, s.version",
@@ -645,13 +603,11 @@ impl Store {
 
     /// The number of stored reports of a host (each sequence once).
     pub async fn report_count(&self, host_id: &str) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query("SELECT COUNT(*) FROM reports WHERE host_id = $1")
-                .bind(host_id)
-                .fetch_one(&self.pool)
-                .await?
-                .get(0),
-        )
+        Ok(sqlx::query("SELECT COUNT(*) FROM reports WHERE host_id = $1")
+            .bind(host_id)
+            .fetch_one(&self.pool)
+            .await?
+            .get(0))
     }
 
     /// Hosts ids with their OS and inventory format, for recomputing findings.
@@ -670,11 +626,9 @@ impl Store {
         inventories: usize,
         rows_per_inventory: usize,
     ) -> Result<usize, StoreError> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS bench_raw_rows (host_id TEXT NOT NULL, key TEXT NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS bench_raw_rows (host_id TEXT NOT NULL, key TEXT NOT NULL)")
+            .execute(&self.pool)
+            .await?;
         let rows: Vec<String> = (0..rows_per_inventory)
             .map(|i| format!("Debian:12\u{1f}package-{i}\u{1f}1.0-{i}\u{1f}amd64"))
             .collect();
@@ -694,9 +648,7 @@ impl Store {
             }
             tx.commit().await?;
         }
-        sqlx::query("DROP TABLE bench_raw_rows")
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DROP TABLE bench_raw_rows").execute(&self.pool).await?;
         Ok(inventories * rows_per_inventory)
     }
 
@@ -905,12 +857,7 @@ async fn replace_software(
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
-                query = query
-                    .bind(host_id)
-                    .bind(id)
-                    .bind(change)
-                    .bind(at)
-                    .bind(sequence);
+                query = query.bind(host_id).bind(id).bind(change).bind(at).bind(sequence);
             }
             query.execute(&mut **tx).await?;
         }

@@ -59,24 +59,9 @@ fn report(
 async fn story(store: Store) {
     // First administrator: only with the one-time setup token, only once.
     store.set_setting("setup_token", "hash").await.unwrap();
-    assert!(
-        !store
-            .create_first_admin(&user("eve"), "wrong_key")
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .create_first_admin(&user("alice"), "setup_token")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .create_first_admin(&user("mallory"), "setup_token")
-            .await
-            .unwrap()
-    );
+    assert!(!store.create_first_admin(&user("eve"), "wrong_key").await.unwrap());
+    assert!(store.create_first_admin(&user("alice"), "setup_token").await.unwrap());
+    assert!(!store.create_first_admin(&user("mallory"), "setup_token").await.unwrap());
     assert_eq!(store.user_count().await.unwrap(), 1);
     assert!(matches!(
         store.create_user(&user("alice")).await,
@@ -95,10 +80,7 @@ async fn story(store: Store) {
         expires_at: Some(100),
     };
     store.create_api_token(&token).await.unwrap();
-    assert_eq!(
-        store.api_token("th", 50).await.unwrap().unwrap().username,
-        "alice"
-    );
+    assert_eq!(store.api_token("th", 50).await.unwrap().unwrap().username, "alice");
     assert!(store.api_token("th", 100).await.unwrap().is_none());
 
     // Enrollment: uses run out, expiry holds, labels reach the host.
@@ -126,30 +108,16 @@ async fn story(store: Store) {
         credential_hash: format!("c-{id}"),
     };
     assert!(
-        store
-            .enroll_host("eh", &host("h1"), 600)
-            .await
-            .unwrap()
-            .is_none(),
+        store.enroll_host("eh", &host("h1"), 600).await.unwrap().is_none(),
         "expired"
     );
-    assert_eq!(
-        store.enroll_host("eh", &host("h1"), 10).await.unwrap(),
-        Some(labels)
-    );
+    assert_eq!(store.enroll_host("eh", &host("h1"), 10).await.unwrap(), Some(labels));
     assert!(
-        store
-            .enroll_host("eh", &host("h2"), 10)
-            .await
-            .unwrap()
-            .is_none(),
+        store.enroll_host("eh", &host("h2"), 10).await.unwrap().is_none(),
         "used up"
     );
     let enrolled = store.agent_session("c-h1").await.unwrap().unwrap();
-    assert_eq!(
-        (enrolled.host_id.as_str(), enrolled.last_sequence),
-        ("h1", 0)
-    );
+    assert_eq!((enrolled.host_id.as_str(), enrolled.last_sequence), ("h1", 0));
 
     // Reports: each sequence once, inventory history, findings replaced together.
     let finding = FindingRow {
@@ -166,10 +134,7 @@ async fn story(store: Store) {
     let first = report(
         "h1",
         1,
-        Some(vec![
-            package("openssl", "3.0.1-1"),
-            package("bash", "5.2-1"),
-        ]),
+        Some(vec![package("openssl", "3.0.1-1"), package("bash", "5.2-1")]),
         Some(vec![finding.clone()]),
     );
     assert_eq!(
@@ -192,10 +157,7 @@ async fn story(store: Store) {
     let upgraded = report(
         "h1",
         2,
-        Some(vec![
-            package("openssl", "3.0.2-1"),
-            package("bash", "5.2-1"),
-        ]),
+        Some(vec![package("openssl", "3.0.2-1"), package("bash", "5.2-1")]),
         Some(vec![]),
     );
     store.store_report(&upgraded, "{}").await.unwrap();
@@ -208,43 +170,18 @@ async fn story(store: Store) {
     assert_eq!(
         store.software_history("h1").await.unwrap(),
         vec![
-            (
-                "openssl".to_owned(),
-                "3.0.1-1".to_owned(),
-                "removed".to_owned(),
-                1002
-            ),
-            (
-                "openssl".to_owned(),
-                "3.0.2-1".to_owned(),
-                "added".to_owned(),
-                1002
-            ),
+            ("openssl".to_owned(), "3.0.1-1".to_owned(), "removed".to_owned(), 1002),
+            ("openssl".to_owned(), "3.0.2-1".to_owned(), "added".to_owned(), 1002),
         ]
     );
     let session = store.agent_session("c-h1").await.unwrap().unwrap();
     assert_eq!((session.host_id.as_str(), session.last_sequence), ("h1", 2));
-    store
-        .store_report(&report("h1", 3, None, None), "{}")
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .agent_session("c-h1")
-            .await
-            .unwrap()
-            .unwrap()
-            .inventory_hash,
-        "h2"
-    );
+    store.store_report(&report("h1", 3, None, None), "{}").await.unwrap();
+    assert_eq!(store.agent_session("c-h1").await.unwrap().unwrap().inventory_hash, "h2");
     let hosts = store.hosts().await.unwrap();
     assert_eq!(hosts.len(), 1);
     assert_eq!(
-        (
-            hosts[0].packages,
-            hosts[0].last_sequence,
-            hosts[0].addresses.len()
-        ),
+        (hosts[0].packages, hosts[0].last_sequence, hosts[0].addresses.len()),
         (2, 3, 1)
     );
 

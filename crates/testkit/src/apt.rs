@@ -60,10 +60,7 @@ impl AptSandbox {
     }
 
     pub fn apt_get(&self, args: &[&str]) -> io::Result<std::process::Output> {
-        Command::new("apt-get")
-            .args(&self.options)
-            .args(args)
-            .output()
+        Command::new("apt-get").args(&self.options).args(args).output()
     }
 
     /// The packages `apt-get -s upgrade` would upgrade.

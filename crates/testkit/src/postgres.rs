@@ -10,24 +10,12 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// `.ci/test`: a test that needs PostgreSQL must not pass without it.
 pub fn fresh_database() -> String {
     let Ok(base) = std::env::var("PATCHWARDEN_TEST_POSTGRES") else {
-        panic!(
-            "PATCHWARDEN_TEST_POSTGRES is not set: run the tests with `bash .ci/test`, which starts PostgreSQL"
-        );
+        panic!("PATCHWARDEN_TEST_POSTGRES is not set: run the tests with `bash .ci/test`, which starts PostgreSQL");
     };
-    let name = format!(
-        "pw_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
+    let name = format!("pw_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     let out = Command::new("psql")
         .arg(&base)
-        .args([
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &format!("CREATE DATABASE {name}")])
         .output()
         .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
     assert!(

@@ -5,12 +5,7 @@
 //! `cargo build --release -p patchwarden -p patchwarden-agent && cargo run --release -p patchwarden-bench --bin agent-footprint`
 
 // A benchmark that cannot run should stop loudly.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -42,13 +37,7 @@ fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| {
-            l.strip_prefix("VmRSS:")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
+        .find_map(|l| l.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
 
@@ -58,10 +47,7 @@ fn main() -> anyhow::Result<()> {
     let root = tempfile::tempdir()?;
     std::fs::create_dir_all(root.path().join("etc"))?;
     std::fs::create_dir_all(root.path().join("var/lib/dpkg"))?;
-    std::fs::write(
-        root.path().join("etc/os-release"),
-        "ID=debian\nVERSION_ID=\"12\"\n",
-    )?;
+    std::fs::write(root.path().join("etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\n")?;
     std::fs::copy(
         shared("inventories/debian12.dpkg-status"),
         root.path().join("var/lib/dpkg/status"),
@@ -76,10 +62,8 @@ fn main() -> anyhow::Result<()> {
     let admindir = r.join("var/lib/dpkg");
     let dpkg = time(|| {
         let mut c = Command::new("dpkg-query");
-        c.arg(format!("--admindir={}", admindir.display())).args([
-            "-W",
-            "-f=${Package}\t${Version}\t${Architecture}\t${Source}\n",
-        ]);
+        c.arg(format!("--admindir={}", admindir.display()))
+            .args(["-W", "-f=${Package}\t${Version}\t${Architecture}\t${Source}\n"]);
         c
     });
     println!(

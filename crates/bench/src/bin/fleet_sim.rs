@@ -7,12 +7,7 @@
 //! `--database postgres://…` for PostgreSQL.
 
 // A benchmark that cannot run should stop loudly.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -67,10 +62,8 @@ fn base_packages(n: usize) -> Vec<Package> {
             module: None,
         })
         .collect();
-    let index = std::fs::read_to_string(shared(
-        "advisories/debian/bookworm-security_main_binary-amd64_Packages",
-    ))
-    .unwrap();
+    let index =
+        std::fs::read_to_string(shared("advisories/debian/bookworm-security_main_binary-amd64_Packages")).unwrap();
     let mut name = String::new();
     for line in index.lines() {
         if let Some(n) = line.strip_prefix("Package: ") {
@@ -120,8 +113,7 @@ fn report(host: &Host, with_inventory: bool, i: usize) -> Vec<u8> {
         dropped: 0,
     };
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gzip.write_all(&serde_json::to_vec(&report).unwrap())
-        .unwrap();
+    gzip.write_all(&serde_json::to_vec(&report).unwrap()).unwrap();
     gzip.finish().unwrap()
 }
 
@@ -153,11 +145,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 /// Runs `work(host index)` over all hosts with `threads` workers; returns (elapsed, latencies).
-fn phase(
-    hosts: usize,
-    threads: usize,
-    work: impl Fn(usize) -> Duration + Sync,
-) -> (Duration, Vec<Duration>) {
+fn phase(hosts: usize, threads: usize, work: impl Fn(usize) -> Duration + Sync) -> (Duration, Vec<Duration>) {
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     let mut latencies: Vec<Duration> = std::thread::scope(|scope| {
@@ -175,10 +163,7 @@ fn phase(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     latencies.sort();
     (started.elapsed(), latencies)
@@ -188,13 +173,7 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| {
-            l.strip_prefix(field)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
+        .find_map(|l| l.strip_prefix(field)?.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
 
@@ -206,10 +185,8 @@ fn main() -> anyhow::Result<()> {
 
     // Hosts share most versions, as real fleets do: each differs from the base in a few packages.
     let base = base_packages(args.packages);
-    let index = std::fs::read_to_string(shared(
-        "advisories/debian/bookworm-security_main_binary-amd64_Packages",
-    ))
-    .unwrap();
+    let index =
+        std::fs::read_to_string(shared("advisories/debian/bookworm-security_main_binary-amd64_Packages")).unwrap();
     let newer: Vec<(String, String)> = {
         let mut out = Vec::new();
         let mut name = String::new();
@@ -243,9 +220,7 @@ fn main() -> anyhow::Result<()> {
             format: "dpkg-status".into(),
             packages,
         };
-        let hash = hex::encode(sha2::Sha256::digest(
-            serde_json::to_vec(&inventory).unwrap(),
-        ));
+        let hash = hex::encode(sha2::Sha256::digest(serde_json::to_vec(&inventory).unwrap()));
         hosts.push(Host {
             id: enrolled["host_id"].as_str().unwrap().to_owned(),
             credential: enrolled["credential"].as_str().unwrap().to_owned(),
@@ -258,11 +233,7 @@ fn main() -> anyhow::Result<()> {
     let rss_before = rss_kb(pid, "VmRSS:");
 
     eprintln!("full inventories…");
-    let bodies: Vec<Vec<u8>> = hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| report(h, true, i))
-        .collect();
+    let bodies: Vec<Vec<u8>> = hosts.iter().enumerate().map(|(i, h)| report(h, true, i)).collect();
     let (full_time, full_lat) = phase(hosts.len(), args.concurrency, |i| {
         send(&agent, &url, &hosts[i], &bodies[i])
     });
@@ -298,21 +269,16 @@ fn main() -> anyhow::Result<()> {
 
     // The database's own limit, in the same run: the same number of rows, the same batching.
     eprintln!("raw insert baseline…");
-    let database = args.database.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}",
-            server.data.path().join("patchwarden.db").display()
-        )
-    });
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", server.data.path().join("patchwarden.db").display()));
     let inventories = hosts.len().min(2000);
     let runtime = tokio::runtime::Runtime::new()?;
     let raw_time = runtime.block_on(async {
         let store = patchwarden_store::Store::open(&database).await.unwrap();
         let started = Instant::now();
-        store
-            .raw_insert_baseline(inventories, args.packages)
-            .await
-            .unwrap();
+        store.raw_insert_baseline(inventories, args.packages).await.unwrap();
         let elapsed = started.elapsed();
         store.close().await;
         elapsed

@@ -24,10 +24,7 @@ fn missing_version_names_the_stanza() {
 #[test]
 fn truncated_stanza_is_an_error() {
     let text = "Package: a\nStatus: install ok installed\nVersion: 1\n\nPackage: b\nStat";
-    assert_eq!(
-        parse(InventoryFormat::DpkgStatus, text).unwrap_err().line,
-        6
-    );
+    assert_eq!(parse(InventoryFormat::DpkgStatus, text).unwrap_err().line, 6);
 }
 
 #[test]
@@ -39,17 +36,14 @@ fn rpm_rows_with_modules() {
     assert_eq!(packages[0].source, None);
     assert_eq!(packages[1].source.as_deref(), Some("audit"));
     assert_eq!(
-        parse(InventoryFormat::RpmQa, "a\t1.0\n")
-            .unwrap_err()
-            .problem,
+        parse(InventoryFormat::RpmQa, "a\t1.0\n").unwrap_err().problem,
         Problem::Columns(2)
     );
 }
 
 #[test]
 fn apk_origin_is_the_source() {
-    let text =
-        "C:Q1abc=\nP:busybox-binsh\nV:1.36.1-r2\nA:x86_64\no:busybox\n\nP:musl\nV:1.2.4-r1\n";
+    let text = "C:Q1abc=\nP:busybox-binsh\nV:1.36.1-r2\nA:x86_64\no:busybox\n\nP:musl\nV:1.2.4-r1\n";
     let packages = parse(InventoryFormat::Apk, text).unwrap();
     assert_eq!(packages[0].source_name(), "busybox");
     assert_eq!(packages[1].source_name(), "musl");

@@ -51,10 +51,7 @@ fn alternative_builds_of_one_fix_count_once_and_report_the_lowest() {
     let index = AdvisoryIndex::new(vec![advisory(
         "A-1",
         &[],
-        &[
-            ("java", "1:21.0.5-3.el8.alma.1"),
-            ("java", "1:21.0.5-3.el9.alma.1"),
-        ],
+        &[("java", "1:21.0.5-3.el8.alma.1"), ("java", "1:21.0.5-3.el9.alma.1")],
     )]);
     let hits = index.evaluate(&alma(), &package("java", "1:21.0.4-1.el8", None));
     assert_eq!(
@@ -87,11 +84,7 @@ fn module_packages_only_meet_fixes_of_their_stream() {
         ),
         advisory("PLAIN", &[], &[("nodejs", "1:99-1.el8")]),
     ]);
-    let installed = package(
-        "nodejs",
-        "1:10.21.0-3.module_el8.2.0+391+8da3adc6",
-        Some("nodejs:10"),
-    );
+    let installed = package("nodejs", "1:10.21.0-3.module_el8.2.0+391+8da3adc6", Some("nodejs:10"));
     let hits = index.evaluate(&alma(), &installed);
     assert_eq!(hits.len(), 1);
     assert_eq!(index.advisories()[hits[0].advisory].id, "NODE10");

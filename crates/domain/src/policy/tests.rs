@@ -108,25 +108,14 @@ fn every_matrix_cell() {
 #[test]
 fn the_stricter_rule_wins_and_says_why() {
     // Critical SLA (3 days) beats a Low, rare cell (15 days).
-    let d = due(
-        Category::Critical,
-        Some(Severity::Low),
-        0.05,
-        "2026-11-02 09:00",
-    );
+    let d = due(Category::Critical, Some(Severity::Low), 0.05, "2026-11-02 09:00");
     assert_eq!(d.rule, Rule::Sla(Category::Critical));
     assert!(d.reason.starts_with("§12.1 Critical"), "{}", d.reason);
     // A widespread Critical-severity patch classified Not Critical is still due in 3 business days.
-    let d = due(
-        Category::NotCritical,
-        Some(Severity::Critical),
-        0.9,
-        "2026-11-02 09:00",
-    );
+    let d = due(Category::NotCritical, Some(Severity::Critical), 0.9, "2026-11-02 09:00");
     assert_eq!(d.due, local("2026-11-05 09:00"));
     assert!(
-        d.reason
-            .contains("Appendix B: Critical severity on 90% of PCs (> 70%)"),
+        d.reason.contains("Appendix B: Critical severity on 90% of PCs (> 70%)"),
         "{}",
         d.reason
     );
@@ -146,22 +135,10 @@ fn impact_bands_close_the_published_gaps() {
 fn statuses() {
     let policy = Policy::default();
     let due = local("2026-11-20 12:00");
-    assert_eq!(
-        status(&policy, due, local("2026-11-18 12:00"), false),
-        Status::OnTime
-    );
-    assert_eq!(
-        status(&policy, due, local("2026-11-19 13:00"), false),
-        Status::DueSoon
-    );
-    assert_eq!(
-        status(&policy, due, local("2026-11-20 12:00"), false),
-        Status::Overdue
-    );
-    assert_eq!(
-        status(&policy, due, local("2026-11-25 12:00"), true),
-        Status::Excepted
-    );
+    assert_eq!(status(&policy, due, local("2026-11-18 12:00"), false), Status::OnTime);
+    assert_eq!(status(&policy, due, local("2026-11-19 13:00"), false), Status::DueSoon);
+    assert_eq!(status(&policy, due, local("2026-11-20 12:00"), false), Status::Overdue);
+    assert_eq!(status(&policy, due, local("2026-11-25 12:00"), true), Status::Excepted);
 }
 
 #[test]
@@ -171,16 +148,10 @@ fn the_policy_checks_itself() {
         retention_days: 300,
         ..Policy::default()
     };
-    assert!(
-        matches!(short.validate(), Err(PolicyError::Invalid { field, .. }) if field == "audit.retention_days")
-    );
+    assert!(matches!(short.validate(), Err(PolicyError::Invalid { field, .. }) if field == "audit.retention_days"));
     let mut zero = Policy::default();
-    zero.matrix
-        .window_mut(Severity::Moderate, Impact::From30)
-        .business_days = 0;
-    assert!(
-        matches!(zero.validate(), Err(PolicyError::Invalid { field, .. }) if field.starts_with("matrix.Moderate"))
-    );
+    zero.matrix.window_mut(Severity::Moderate, Impact::From30).business_days = 0;
+    assert!(matches!(zero.validate(), Err(PolicyError::Invalid { field, .. }) if field.starts_with("matrix.Moderate")));
     let zone = Policy {
         time_zone: "Mars/Olympus".into(),
         ..Policy::default()

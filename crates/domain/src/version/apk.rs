@@ -114,18 +114,11 @@ fn find_suffixes(text: &[u8]) -> Vec<(u8, &[u8], &[u8])> {
                 .find(|(_, name)| text[at + 1..].starts_with(name.as_bytes()))
         {
             let start = at + 1 + name.len();
-            let digits = text[start..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
+            let digits = text[start..].iter().take_while(|b| b.is_ascii_digit()).count();
             let weight = u8::try_from(index).unwrap_or(u8::MAX);
             // "No suffix" takes weight 4 and shares 5 with `cvs`, as in the reference ordering.
             let weight = if weight >= 4 { weight + 1 } else { weight };
-            found.push((
-                weight,
-                &text[start..start + digits],
-                &text[at..start + digits],
-            ));
+            found.push((weight, &text[start..start + digits], &text[at..start + digits]));
             at = start + digits;
             continue;
         }
@@ -148,11 +141,7 @@ pub(crate) fn compare(a: &Parts<'_>, b: &Parts<'_>) -> Ordering {
         let (ca, cb) = (a.components.get(i), b.components.get(i));
         let ord = match (ca, cb) {
             // After the first number, a leading zero makes the number a fraction: compare as text.
-            (Some(ca), Some(cb))
-                if i > 0 && (ca.first() == Some(&b'0') || cb.first() == Some(&b'0')) =>
-            {
-                ca.cmp(cb)
-            }
+            (Some(ca), Some(cb)) if i > 0 && (ca.first() == Some(&b'0') || cb.first() == Some(&b'0')) => ca.cmp(cb),
             _ => compare_numbers(ca.copied().unwrap_or(b"0"), cb.copied().unwrap_or(b"0")),
         };
         if ord != Ordering::Equal {
@@ -180,11 +169,7 @@ pub(crate) fn compare(a: &Parts<'_>, b: &Parts<'_>) -> Ordering {
 /// equal always hash alike (apk's equality is not transitive, so this is deliberately coarse).
 pub(crate) fn hash(parts: &Parts<'_>, state: &mut impl Hasher) {
     let is_zero = |n: &&[u8]| strip_zeros(n).is_empty();
-    let components = parts
-        .components
-        .iter()
-        .rposition(|c| !is_zero(c))
-        .map_or(0, |p| p + 1);
+    let components = parts.components.iter().rposition(|c| !is_zero(c)).map_or(0, |p| p + 1);
     for c in &parts.components[..components] {
         state.write_u8(0xfe);
         state.write(strip_zeros(c));

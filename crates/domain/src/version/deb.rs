@@ -33,13 +33,11 @@ pub(crate) fn parse(text: &str) -> Result<Parts<'_>, VersionError> {
             if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                 return Err(VersionError::BadEpoch);
             }
-            let epoch = digits.iter().try_fold(0u32, |acc, d| {
-                acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
-            });
+            let epoch = digits
+                .iter()
+                .try_fold(0u32, |acc, d| acc.checked_mul(10)?.checked_add(u32::from(d - b'0')));
             // dpkg keeps epochs in an int and refuses larger ones.
-            let epoch = epoch
-                .filter(|&e| e <= i32::MAX as u32)
-                .ok_or(VersionError::BadEpoch)?;
+            let epoch = epoch.filter(|&e| e <= i32::MAX as u32).ok_or(VersionError::BadEpoch)?;
             (epoch, &bytes[colon + 1..])
         }
         None => (0, bytes),

@@ -96,9 +96,7 @@ fn span(whole: &[u8], part: &[u8]) -> (u32, u32) {
 }
 
 fn slice(text: &str, (start, end): (u32, u32)) -> &[u8] {
-    text.as_bytes()
-        .get(start as usize..end as usize)
-        .unwrap_or_default()
+    text.as_bytes().get(start as usize..end as usize).unwrap_or_default()
 }
 
 impl Version {
@@ -223,12 +221,7 @@ impl PartialOrd for Version {
 impl Ord for Version {
     /// Versions of different schemes never meet in practice; they order by scheme to stay total.
     fn cmp(&self, other: &Version) -> Ordering {
-        match (
-            self.deb_parts(),
-            other.deb_parts(),
-            self.rpm_parts(),
-            other.rpm_parts(),
-        ) {
+        match (self.deb_parts(), other.deb_parts(), self.rpm_parts(), other.rpm_parts()) {
             (Some(a), Some(b), _, _) => deb::compare(&a, &b),
             (_, _, Some(a), Some(b)) => rpm::compare(&a, &b),
             _ if self.scheme == VersionScheme::Apk && other.scheme == VersionScheme::Apk => {

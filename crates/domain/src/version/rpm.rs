@@ -31,10 +31,7 @@ pub(crate) fn parse(text: &str) -> Result<Parts<'_>, VersionError> {
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     let (epoch, rest) = if bytes.get(digits) == Some(&b':') {
         let epoch = &bytes[..digits];
-        (
-            if epoch.is_empty() { &b"0"[..] } else { epoch },
-            &bytes[digits + 1..],
-        )
+        (if epoch.is_empty() { &b"0"[..] } else { epoch }, &bytes[digits + 1..])
     } else {
         (&b"0"[..], bytes)
     };
@@ -122,11 +119,7 @@ pub(crate) fn vercmp(a: &[u8], b: &[u8]) -> Ordering {
         let end_b = j + b[j..].iter().take_while(|c| class(c)).count();
         if end_b == j {
             // A numeric segment is newer than an alphabetic one.
-            return if numeric {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            };
+            return if numeric { Ordering::Greater } else { Ordering::Less };
         }
         let (mut seg_a, mut seg_b) = (&a[i..end_a], &b[j..end_b]);
         if numeric {

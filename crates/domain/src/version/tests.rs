@@ -25,16 +25,9 @@ fn equal_versions_written_differently_are_one_key() {
         (VersionScheme::Apk, "1.0", "1"),
     ];
     for (scheme, a, b) in pairs {
-        let (va, vb) = (
-            Version::parse(scheme, a).unwrap(),
-            Version::parse(scheme, b).unwrap(),
-        );
+        let (va, vb) = (Version::parse(scheme, a).unwrap(), Version::parse(scheme, b).unwrap());
         assert_eq!(va, vb, "{a} = {b}");
-        assert_eq!(
-            hasher.hash_one(&va),
-            hasher.hash_one(&vb),
-            "{a} and {b} hash alike"
-        );
+        assert_eq!(hasher.hash_one(&va), hasher.hash_one(&vb), "{a} and {b} hash alike");
         let set: HashSet<Version> = [va, vb].into_iter().collect();
         assert_eq!(set.len(), 1);
     }
@@ -49,24 +42,15 @@ fn deb_tilde_sorts_before_the_end() {
 
 #[test]
 fn rpm_caret_and_tilde() {
-    assert_eq!(
-        cmp(VersionScheme::Rpm, "1.0^git1", "1.0"),
-        Ordering::Greater
-    );
+    assert_eq!(cmp(VersionScheme::Rpm, "1.0^git1", "1.0"), Ordering::Greater);
     assert_eq!(cmp(VersionScheme::Rpm, "1.0^git1", "1.0.1"), Ordering::Less);
     assert_eq!(cmp(VersionScheme::Rpm, "1.0~rc1", "1.0"), Ordering::Less);
 }
 
 #[test]
 fn malformed_versions_are_refused_with_a_reason() {
-    assert_eq!(
-        Version::parse(VersionScheme::Deb, ""),
-        Err(VersionError::Empty)
-    );
-    assert_eq!(
-        Version::parse(VersionScheme::Deb, "a:1"),
-        Err(VersionError::BadEpoch)
-    );
+    assert_eq!(Version::parse(VersionScheme::Deb, ""), Err(VersionError::Empty));
+    assert_eq!(Version::parse(VersionScheme::Deb, "a:1"), Err(VersionError::BadEpoch));
     assert_eq!(
         Version::parse(VersionScheme::Deb, "1:"),
         Err(VersionError::NothingAfterColon)

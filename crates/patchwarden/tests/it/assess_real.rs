@@ -13,10 +13,7 @@ fn debian12_against_the_security_index() {
     let status = path("inventories/debian12.dpkg-status");
     let index = path("advisories/debian/bookworm-security_main_binary-amd64_Packages");
     let report = assess(&status, "Debian:12", &index, &[]);
-    let ours: Vec<String> = pairs(&report)
-        .into_iter()
-        .map(|(package, _)| package)
-        .collect();
+    let ours: Vec<String> = pairs(&report).into_iter().map(|(package, _)| package).collect();
     let mut expected: Vec<String> = oracle("debian_index.py", &[&status, &index])
         .lines()
         .map(String::from)
@@ -25,10 +22,7 @@ fn debian12_against_the_security_index() {
     assert_eq!(ours, expected);
     assert_eq!(ours.len(), 94);
     for finding in report["findings"].as_array().unwrap() {
-        assert_eq!(
-            finding["advisory"],
-            "bookworm-security_main_binary-amd64_Packages"
-        );
+        assert_eq!(finding["advisory"], "bookworm-security_main_binary-amd64_Packages");
     }
 
     // apt itself listed 93 of them as security upgrades. The one it left out is openssh-client: the
@@ -36,9 +30,7 @@ fn debian12_against_the_security_index() {
     // (…+deb12u9), so apt's candidate comes from oldstable, not oldstable-security, and the line that
     // `apt list --upgradable` prints for it names no security suite. The host still misses the
     // security archive's fix, so it is a finding.
-    let apt_list =
-        std::fs::read_to_string(shared("advisories/debian/apt-list-upgradable-security.txt"))
-            .unwrap();
+    let apt_list = std::fs::read_to_string(shared("advisories/debian/apt-list-upgradable-security.txt")).unwrap();
     let apt: Vec<String> = apt_list
         .lines()
         .filter_map(|l| l.split('/').next())
@@ -89,11 +81,7 @@ fn centos8_against_almalinux_osv() {
         .filter(|(p, _)| !modular.contains(p))
         .collect();
     let expected = oracle_pairs("almalinux_osv.py", &[&rows, &archive, "8"]);
-    assert!(
-        expected.len() > 500,
-        "only {} expected findings",
-        expected.len()
-    );
+    assert!(expected.len() > 500, "only {} expected findings", expected.len());
     assert_eq!(ours, expected);
     // Module packages are assessed too, against fixes of their own stream.
     assert!(pairs(&report).iter().any(|(p, _)| modular.contains(p)));
@@ -133,10 +121,7 @@ fn kev_and_epss_rank_the_findings() {
         ],
     );
     let findings = report["findings"].as_array().unwrap();
-    let kev: Vec<bool> = findings
-        .iter()
-        .map(|f| f["kev"].as_bool().unwrap())
-        .collect();
+    let kev: Vec<bool> = findings.iter().map(|f| f["kev"].as_bool().unwrap()).collect();
     assert!(kev[0], "a KEV finding comes first");
     assert!(
         kev.windows(2).all(|w| w[0] >= w[1]),

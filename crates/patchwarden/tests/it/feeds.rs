@@ -22,10 +22,7 @@ struct Fixture {
 /// A minimal HTTP/1.1 server on loopback: ETag and If-None-Match, one request per connection.
 fn serve(fixture: Arc<Mutex<Fixture>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://{}/feeds/USN-4662-1.json",
-        listener.local_addr().unwrap()
-    );
+    let url = format!("http://{}/feeds/USN-4662-1.json", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let mut stream = stream.unwrap();
@@ -43,7 +40,9 @@ fn serve(fixture: Arc<Mutex<Fixture>>) -> String {
             let mut fixture = fixture.lock().unwrap();
             fixture.seen.push(if_none_match.clone());
             if if_none_match.as_deref() == Some(fixture.etag.to_ascii_lowercase().as_str()) {
-                stream.write_all(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+                stream
+                    .write_all(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .unwrap();
             } else {
                 let head = format!(
                     "HTTP/1.1 200 OK\r\nETag: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -70,9 +69,7 @@ fn feeds_sync_with_etags() {
     let url = serve(Arc::clone(&fixture));
     let store = server.store().clone();
     let now = 1_800_000_000;
-    server
-        .block_on(add_url(&store, "ubuntu-usn", &url, now))
-        .unwrap();
+    server.block_on(add_url(&store, "ubuntu-usn", &url, now)).unwrap();
 
     let first = server.block_on(sync_all(&store, now)).unwrap();
     assert_eq!(
@@ -88,10 +85,7 @@ fn feeds_sync_with_etags() {
     );
     let second = server.block_on(sync_all(&store, now + 60)).unwrap();
     assert_eq!(second, vec![("ubuntu-usn".to_owned(), Outcome::Unchanged)]);
-    assert_eq!(
-        fixture.lock().unwrap().seen,
-        vec![None, Some("\"v1\"".to_owned())]
-    );
+    assert_eq!(fixture.lock().unwrap().seen, vec![None, Some("\"v1\"".to_owned())]);
 
     // The feed changes: a broken body is refused and recorded, the stored copy stays.
     {
@@ -105,11 +99,7 @@ fn feeds_sync_with_etags() {
         "{broken:?}"
     );
     let sources = server.block_on(store.feed_sources()).unwrap();
-    assert_eq!(
-        sources[0].etag.as_deref(),
-        Some("\"v1\""),
-        "the good copy stays"
-    );
+    assert_eq!(sources[0].etag.as_deref(), Some("\"v1\""), "the good copy stays");
     assert_eq!(sources[0].advisories, 1);
 
     // An unreachable URL fails with a clear message and keeps what was there.
@@ -124,15 +114,10 @@ fn feeds_sync_with_etags() {
     );
     let feeds = server.api.get("/api/v1/feeds", &server.admin);
     let listed = feeds["sources"].as_array().unwrap();
-    assert!(listed.iter().any(|s| {
-        s["name"] == "gone"
-            && s["last_error"]
-                .as_str()
-                .is_some_and(|e| e.contains("127.0.0.1:9"))
-    }));
     assert!(
-        server
-            .block_on(add_url(&store, "bad", "ftp://example/x", now))
-            .is_err()
+        listed
+            .iter()
+            .any(|s| { s["name"] == "gone" && s["last_error"].as_str().is_some_and(|e| e.contains("127.0.0.1:9")) })
     );
+    assert!(server.block_on(add_url(&store, "bad", "ftp://example/x", now)).is_err());
 }

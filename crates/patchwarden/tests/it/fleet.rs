@@ -10,9 +10,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::shared;
-use crate::support::{
-    ALPINE, CENTOS8, DEBIAN12, Db, TestServer, UBUNTU2004, agent_binary, host_root,
-};
+use crate::support::{ALPINE, CENTOS8, DEBIAN12, Db, TestServer, UBUNTU2004, agent_binary, host_root};
 
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
@@ -51,9 +49,7 @@ impl Network {
             let _ = Command::new("ip").args(["netns", "del", &ns]).output();
             ip(&["netns", "add", &ns]);
             network.namespaces.push(ns.clone());
-            ip(&[
-                "link", "add", &host_end, "type", "veth", "peer", "name", &ns_end,
-            ]);
+            ip(&["link", "add", &host_end, "type", "veth", "peer", "name", &ns_end]);
             ip(&["link", "set", &host_end, "master", &network.bridge, "up"]);
             ip(&["link", "set", &ns_end, "netns", &ns]);
             ip(&[
@@ -81,9 +77,7 @@ impl Drop for Network {
         for ns in &self.namespaces {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .output();
+        let _ = Command::new("ip").args(["link", "del", &self.bridge]).output();
     }
 }
 
@@ -129,10 +123,7 @@ fn hosts(dir: &Path) -> Vec<Host> {
             root: host_root(
                 &dir.join("focal"),
                 UBUNTU2004,
-                &[(
-                    "var/lib/dpkg/status",
-                    &inventory("ubuntu20.04-armhf.dpkg-status"),
-                )],
+                &[("var/lib/dpkg/status", &inventory("ubuntu20.04-armhf.dpkg-status"))],
             ),
             extra: vec![],
             inventory: inventory("ubuntu20.04-armhf.dpkg-status"),
@@ -166,13 +157,7 @@ fn hosts(dir: &Path) -> Vec<Host> {
 }
 
 /// Runs the agent inside a namespace, under its own hostname.
-fn agent_in(
-    ns: &str,
-    hostname: &str,
-    state: &Path,
-    host: &Host,
-    args: &[&str],
-) -> std::process::Output {
+fn agent_in(ns: &str, hostname: &str, state: &Path, host: &Host, args: &[&str]) -> std::process::Output {
     let mut command = vec![
         agent_binary().display().to_string(),
         "--state-dir".into(),
@@ -184,9 +169,7 @@ fn agent_in(
     command.extend(args.iter().map(|a| (*a).to_owned()));
     let script = format!("hostname {hostname} && exec \"$@\"");
     Command::new("ip")
-        .args([
-            "netns", "exec", ns, "unshare", "--uts", "sh", "-c", &script, "agent",
-        ])
+        .args(["netns", "exec", ns, "unshare", "--uts", "sh", "-c", &script, "agent"])
         .args(&command)
         .output()
         .unwrap()
@@ -194,12 +177,7 @@ fn agent_in(
 
 fn key(f: &Value) -> (String, String, String, String) {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    (
-        s(&f["package"]),
-        s(&f["advisory"]),
-        s(&f["installed"]),
-        s(&f["fixed"]),
-    )
+    (s(&f["package"]), s(&f["advisory"]), s(&f["installed"]), s(&f["fixed"]))
 }
 
 fn fleet(db: Db, tag: u8) {
@@ -211,15 +189,8 @@ fn fleet(db: Db, tag: u8) {
         shared("advisories/kev/known_exploited_vulnerabilities.json"),
     ];
     let gateway = format!("{}.1", network.subnet);
-    let server = TestServer::start(
-        db,
-        format!("{gateway}:0").parse().unwrap(),
-        vec![gateway],
-        &feeds,
-    );
-    let token = server.enrollment_token(
-        json!({"uses": 4, "department": "Operations", "environment": "production"}),
-    );
+    let server = TestServer::start(db, format!("{gateway}:0").parse().unwrap(), vec![gateway], &feeds);
+    let token = server.enrollment_token(json!({"uses": 4, "department": "Operations", "environment": "production"}));
     let dir = tempfile::tempdir().unwrap();
     let hosts = hosts(dir.path());
     // The Debian host is joined to a directory domain (SSSD).
@@ -282,20 +253,14 @@ fn fleet(db: Db, tag: u8) {
                 .any(|a| a["ip"] == network.address(i)),
             "{row}"
         );
-        let detail = server.api.get(
-            &format!("/api/v1/hosts/{}", row["id"].as_str().unwrap()),
-            &server.admin,
-        );
+        let detail = server
+            .api
+            .get(&format!("/api/v1/hosts/{}", row["id"].as_str().unwrap()), &server.admin);
         if i == 0 {
             assert_eq!(detail["domain"], "corp.example.org");
         }
         assert_eq!(detail["machine_id"], "0123456789abcdef0123456789abcdef");
-        let mut ours: Vec<_> = detail["missing"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(key)
-            .collect();
+        let mut ours: Vec<_> = detail["missing"].as_array().unwrap().iter().map(key).collect();
         ours.sort();
 
         let mut args = vec!["--inventory-format", host.format, "--kev", &kev];
@@ -309,12 +274,7 @@ fn fleet(db: Db, tag: u8) {
             &advisories[0],
             &args[..],
         );
-        let mut expected: Vec<_> = assessed["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(key)
-            .collect();
+        let mut expected: Vec<_> = assessed["findings"].as_array().unwrap().iter().map(key).collect();
         expected.sort();
         assert_eq!(
             ours, expected,
@@ -332,9 +292,7 @@ fn fleet(db: Db, tag: u8) {
 
     // §7.2.1: an IP range selects exactly the hosts in it.
     let range = format!("{}-{}", network.address(0), network.address(1));
-    let selected = server
-        .api
-        .get(&format!("/api/v1/hosts?ip={range}"), &server.admin);
+    let selected = server.api.get(&format!("/api/v1/hosts?ip={range}"), &server.admin);
     let mut names: Vec<&str> = selected["hosts"]
         .as_array()
         .unwrap()

@@ -26,9 +26,7 @@ pub fn shared(path: &str) -> PathBuf {
 
 /// A file beside these tests.
 pub fn here(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/it")
-        .join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it").join(path)
 }
 
 /// Runs the real binary.

@@ -29,8 +29,7 @@ fn deb_versions() -> Vec<String> {
         ));
     }
     for entry in std::fs::read_dir(shared("advisories/osv/Ubuntu")).unwrap() {
-        let record: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
         for affected in record["affected"].as_array().unwrap() {
             for v in affected["versions"].as_array().into_iter().flatten() {
                 versions.push(v.as_str().unwrap().to_owned());
@@ -50,21 +49,13 @@ fn rpm_versions() -> Vec<String> {
         "rpm-qa.centos8-modularitylabel.tsv",
     ] {
         let text = std::fs::read_to_string(shared(&format!("inventories/{file}"))).unwrap();
-        versions.extend(
-            text.lines()
-                .filter_map(|l| l.split('\t').nth(1))
-                .map(String::from),
-        );
+        versions.extend(text.lines().filter_map(|l| l.split('\t').nth(1)).map(String::from));
     }
     let zip = std::fs::File::open(shared("advisories/osv/AlmaLinux/all.zip")).unwrap();
     let mut archive = zip::ZipArchive::new(zip).unwrap();
     for i in 0..archive.len() {
         let mut text = String::new();
-        archive
-            .by_index(i)
-            .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
+        archive.by_index(i).unwrap().read_to_string(&mut text).unwrap();
         versions.extend(
             text.split("\"fixed\": \"")
                 .skip(1)
@@ -83,9 +74,7 @@ fn mutate(rng: &mut Rng, version: &str, rpm: bool) -> String {
     for _ in 0..=rng.below(3) {
         let at = rng.below(v.len() + 1);
         let at = (0..=at).rev().find(|&i| v.is_char_boundary(i)).unwrap_or(0);
-        let letters = [
-            "a", "b", "z", "rc", "alpha", "pre", "p", "git", "dfsg", "ubuntu", "deb",
-        ];
+        let letters = ["a", "b", "z", "rc", "alpha", "pre", "p", "git", "dfsg", "ubuntu", "deb"];
         let edit: String = match rng.below(if rpm { 12 } else { 10 }) {
             0 => "~".into(),
             1 => format!("~{}", letters[rng.below(letters.len())]),
@@ -103,13 +92,7 @@ fn mutate(rng: &mut Rng, version: &str, rpm: bool) -> String {
         v.insert_str(at, &edit);
     }
     match rng.below(6) {
-        0 => {
-            v = format!(
-                "{}:{}",
-                rng.below(3),
-                v.split_once(':').map_or(v.as_str(), |(_, r)| r)
-            )
-        }
+        0 => v = format!("{}:{}", rng.below(3), v.split_once(':').map_or(v.as_str(), |(_, r)| r)),
         1 => v = v.split_once(':').map_or(v.clone(), |(_, r)| r.to_owned()),
         2 if !v.contains('-') => v.push_str(&format!("-{}", rng.below(5))),
         _ => {}
@@ -128,11 +111,7 @@ fn pairs(rng: &mut Rng, versions: &[String], scheme: &str, rpm: bool) -> String 
             1 => a.clone(),
             _ => mutate(rng, &a, rpm),
         };
-        let a = if rng.below(3) == 0 {
-            mutate(rng, &a, rpm)
-        } else {
-            a
-        };
+        let a = if rng.below(3) == 0 { mutate(rng, &a, rpm) } else { a };
         let valid = |v: &str| {
             !v.contains(char::is_whitespace)
                 && patchwarden_domain::version::compare(
@@ -191,11 +170,7 @@ fn debian_ordering_agrees_with_apt_and_dpkg() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(
-        theirs.status.success(),
-        "{}",
-        String::from_utf8_lossy(&theirs.stderr)
-    );
+    assert!(theirs.status.success(), "{}", String::from_utf8_lossy(&theirs.stderr));
     let ours_out = ours("debian", &file);
     assert_agree(
         &pairs_text,
@@ -233,11 +208,7 @@ fn rpm_ordering_agrees_with_rpm() {
         file.display()
     );
     let theirs = Command::new("rpm").arg("--eval").arg(lua).output().unwrap();
-    assert!(
-        theirs.status.success(),
-        "{}",
-        String::from_utf8_lossy(&theirs.stderr)
-    );
+    assert!(theirs.status.success(), "{}", String::from_utf8_lossy(&theirs.stderr));
     let theirs = String::from_utf8(theirs.stdout).unwrap();
     assert_agree(
         &pairs_text,

@@ -26,10 +26,7 @@ fn no_default_credentials_and_roles_are_checked() {
         None,
         Some(json!({"token": "x", "username": "eve", "password": PASSWORD})),
     );
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (403, Some("forbidden"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
     assert!(
         std::fs::metadata(&setup_file)
             .is_ok_and(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o077 == 0)
@@ -74,34 +71,17 @@ fn no_default_credentials_and_roles_are_checked() {
     assert_eq!(duplicate.0, 409);
 
     let auditor = api.login("audit", PASSWORD);
+    assert_eq!(api.call("GET", "/api/v1/hosts", Some(&auditor), None).0, 200);
+    let denied = api.call("POST", "/api/v1/enrollment-tokens", Some(&auditor), Some(json!({})));
+    assert_eq!((denied.0, denied.1["error"]["code"].as_str()), (403, Some("forbidden")));
     assert_eq!(
-        api.call("GET", "/api/v1/hosts", Some(&auditor), None).0,
-        200
-    );
-    let denied = api.call(
-        "POST",
-        "/api/v1/enrollment-tokens",
-        Some(&auditor),
-        Some(json!({})),
-    );
-    assert_eq!(
-        (denied.0, denied.1["error"]["code"].as_str()),
-        (403, Some("forbidden"))
-    );
-    assert_eq!(
-        api.call("POST", "/api/v1/users", Some(&auditor), Some(json!({})))
-            .0,
+        api.call("POST", "/api/v1/users", Some(&auditor), Some(json!({}))).0,
         403
     );
     let second = api.login("second", PASSWORD);
     assert_eq!(
-        api.call(
-            "POST",
-            "/api/v1/enrollment-tokens",
-            Some(&second),
-            Some(json!({}))
-        )
-        .0,
+        api.call("POST", "/api/v1/enrollment-tokens", Some(&second), Some(json!({})))
+            .0,
         201
     );
 
@@ -113,18 +93,10 @@ fn no_default_credentials_and_roles_are_checked() {
         Some(json!({"name": "report job", "role": "auditor"})),
     );
     let script = script.1["token"].as_str().unwrap().to_owned();
+    assert_eq!(api.call("GET", "/api/v1/patches", Some(&script), None).0, 200);
     assert_eq!(
-        api.call("GET", "/api/v1/patches", Some(&script), None).0,
-        200
-    );
-    assert_eq!(
-        api.call(
-            "POST",
-            "/api/v1/enrollment-tokens",
-            Some(&script),
-            Some(json!({}))
-        )
-        .0,
+        api.call("POST", "/api/v1/enrollment-tokens", Some(&script), Some(json!({})))
+            .0,
         403
     );
     let anonymous = api.call("GET", "/api/v1/hosts", None, None);
@@ -132,11 +104,7 @@ fn no_default_credentials_and_roles_are_checked() {
         (anonymous.0, anonymous.1["error"]["code"].as_str()),
         (401, Some("unauthorized"))
     );
-    assert_eq!(
-        api.call("GET", "/api/v1/hosts", Some("not-a-token"), None)
-            .0,
-        401
-    );
+    assert_eq!(api.call("GET", "/api/v1/hosts", Some("not-a-token"), None).0, 401);
     assert_eq!(api.login("admin", PASSWORD).len(), 64);
     assert_eq!(
         api.call(
@@ -209,40 +177,24 @@ fn bad_reports_get_clear_errors_and_store_nothing() {
     let (host, credential) = enroll_direct(&server);
     let (other, _) = enroll_direct(&server);
     let path = format!("/api/v1/agent/hosts/{host}/reports");
-    let post = |body: &[u8], headers: &[(&str, &str)]| {
-        api.raw("POST", &path, Some(&credential), headers, body)
-    };
-    let code = |r: &(u16, Value)| {
-        (
-            r.0,
-            r.1["error"]["code"].as_str().unwrap_or_default().to_owned(),
-        )
-    };
+    let post = |body: &[u8], headers: &[(&str, &str)]| api.raw("POST", &path, Some(&credential), headers, body);
+    let code = |r: &(u16, Value)| (r.0, r.1["error"]["code"].as_str().unwrap_or_default().to_owned());
 
     let good = report(1, &json!([{"name": "bash", "version": "5.2.15-2+b2"}]));
     assert_eq!(post(good.to_string().as_bytes(), &[]).0, 200);
-    let before = server
-        .block_on(server.store().host_software(&host))
-        .unwrap();
+    let before = server.block_on(server.store().host_software(&host)).unwrap();
 
     // Malformed JSON and wrong types: 400, naming the line and column.
     let r = post(b"{\"sequence\": 2,", &[]);
     assert_eq!(code(&r), (400, "invalid_report".into()));
-    assert!(
-        r.1["error"]["message"].as_str().unwrap().contains("line 1"),
-        "{}",
-        r.1
-    );
+    assert!(r.1["error"]["message"].as_str().unwrap().contains("line 1"), "{}", r.1);
     let r = post(
         br#"{"sequence": "two", "created_at": "x", "facts": {}, "inventory_hash": ""}"#,
         &[],
     );
     assert_eq!(code(&r), (400, "invalid_report".into()));
     assert!(
-        r.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("invalid type"),
+        r.1["error"]["message"].as_str().unwrap().contains("invalid type"),
         "{}",
         r.1
     );
@@ -262,16 +214,8 @@ fn bad_reports_get_clear_errors_and_store_nothing() {
         "{}",
         r.1
     );
-    assert_eq!(
-        server
-            .block_on(server.store().host_software(&host))
-            .unwrap(),
-        before
-    );
-    assert_eq!(
-        server.block_on(server.store().report_count(&host)).unwrap(),
-        1
-    );
+    assert_eq!(server.block_on(server.store().host_software(&host)).unwrap(), before);
+    assert_eq!(server.block_on(server.store().report_count(&host)).unwrap(), 1);
     // An inventory whose hash does not match it.
     let mut tampered = report(2, &json!([{"name": "bash", "version": "5.2.15-2+b3"}]));
     tampered["inventory_hash"] = json!("00");
@@ -298,10 +242,7 @@ fn bad_reports_get_clear_errors_and_store_nothing() {
     // Replayed: acknowledged, not stored again.
     let r = post(good.to_string().as_bytes(), &[]);
     assert_eq!((r.0, r.1["stored_through"].as_u64()), (200, Some(1)));
-    assert_eq!(
-        server.block_on(server.store().report_count(&host)).unwrap(),
-        1
-    );
+    assert_eq!(server.block_on(server.store().report_count(&host)).unwrap(), 1);
 
     // Another host's path, unknown and revoked credentials.
     let r = api.raw(
@@ -314,13 +255,7 @@ fn bad_reports_get_clear_errors_and_store_nothing() {
     assert_eq!(code(&r), (403, "forbidden".into()));
     assert!(r.1["error"]["message"].as_str().unwrap().contains(&host));
     assert_eq!(
-        code(&api.raw(
-            "POST",
-            &path,
-            Some("0000"),
-            &[],
-            good.to_string().as_bytes()
-        )),
+        code(&api.raw("POST", &path, Some("0000"), &[], good.to_string().as_bytes())),
         (401, "unauthorized".into())
     );
     assert_eq!(
@@ -338,10 +273,7 @@ fn bad_reports_get_clear_errors_and_store_nothing() {
         code(&post(next.to_string().as_bytes(), &[])),
         (401, "unauthorized".into())
     );
-    assert_eq!(
-        server.block_on(server.store().report_count(&host)).unwrap(),
-        1
-    );
+    assert_eq!(server.block_on(server.store().report_count(&host)).unwrap(), 1);
 }
 
 proptest::proptest! {
@@ -379,10 +311,7 @@ fn outages_and_a_killed_agent_lose_nothing() {
     let root = host_root(
         &dir.path().join("root"),
         DEBIAN12,
-        &[(
-            "var/lib/dpkg/status",
-            &shared("inventories/debian12.dpkg-status"),
-        )],
+        &[("var/lib/dpkg/status", &shared("inventories/debian12.dpkg-status"))],
     );
     let state = dir.path().join("state");
     let token = server.enrollment_token(json!({}));
@@ -405,8 +334,7 @@ fn outages_and_a_killed_agent_lose_nothing() {
         String::from_utf8_lossy(&enrolled.stderr)
     );
     let host =
-        serde_json::from_slice::<Value>(&std::fs::read(state.join("enrollment.json")).unwrap())
-            .unwrap()["host_id"]
+        serde_json::from_slice::<Value>(&std::fs::read(state.join("enrollment.json")).unwrap()).unwrap()["host_id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -416,21 +344,11 @@ fn outages_and_a_killed_agent_lose_nothing() {
     server.stop();
     for waiting in 1..=2 {
         let out = agent(&state, &root, &["run", "--once"]);
-        assert_eq!(
-            out.status.code(),
-            Some(3),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(
             std::fs::read_dir(state.join("outbox"))
                 .unwrap()
-                .filter(|e| e
-                    .as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "json"))
+                .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
                 .count(),
             waiting
         );
@@ -458,11 +376,7 @@ fn outages_and_a_killed_agent_lose_nothing() {
     // Back up: everything arrives, each sequence once.
     server.restart();
     let out = agent(&state, &root, &["run", "--once"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stored = server.block_on(server.store().report_count(&host)).unwrap();
     let hosts_now = server.block_on(server.store().hosts()).unwrap();
     assert_eq!(stored, 5, "reports 1 to 5, each stored once");

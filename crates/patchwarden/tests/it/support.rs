@@ -44,6 +44,7 @@ impl TestServer {
             check_in_interval: 60,
             feed_sync_interval: 0,
             tls: None,
+            policy: patchwarden_domain::policy::Policy::default(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -59,15 +60,10 @@ impl TestServer {
                 store.close().await;
             });
         }
-        let running = runtime
-            .block_on(patchwarden_server::start(config.clone()))
-            .unwrap();
+        let running = runtime.block_on(patchwarden_server::start(config.clone())).unwrap();
         let url = format!("https://{}", running.addr);
         let api = Api::new(&url, &running.ca_pem);
-        let setup = running
-            .setup_token
-            .clone()
-            .expect("a new server has a setup token");
+        let setup = running.setup_token.clone().expect("a new server has a setup token");
         let created = api.call(
             "POST",
             "/api/v1/setup",
@@ -117,12 +113,9 @@ impl TestServer {
     }
 
     pub fn enrollment_token(&self, labels: Value) -> String {
-        let (status, body) = self.api.call(
-            "POST",
-            "/api/v1/enrollment-tokens",
-            Some(&self.admin),
-            Some(labels),
-        );
+        let (status, body) = self
+            .api
+            .call("POST", "/api/v1/enrollment-tokens", Some(&self.admin), Some(labels));
         assert_eq!(status, 201, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
@@ -180,27 +173,12 @@ impl Api {
         };
         let status = response.status();
         let text = response.into_string().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        self.raw(
-            method,
-            path,
-            token,
-            &[("Content-Type", "application/json")],
-            &bytes,
-        )
+        self.raw(method, path, token, &[("Content-Type", "application/json")], &bytes)
     }
 
     pub fn get(&self, path: &str, token: &str) -> Value {
@@ -248,11 +226,7 @@ pub fn agent(state: &Path, root: &Path, args: &[&str]) -> Output {
 pub fn host_root(dir: &Path, os_release: &str, records: &[(&str, &Path)]) -> PathBuf {
     std::fs::create_dir_all(dir.join("etc")).unwrap();
     std::fs::write(dir.join("etc/os-release"), os_release).unwrap();
-    std::fs::write(
-        dir.join("etc/machine-id"),
-        "0123456789abcdef0123456789abcdef\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("etc/machine-id"), "0123456789abcdef0123456789abcdef\n").unwrap();
     for (relative, source) in records {
         let target = dir.join(relative);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
@@ -261,9 +235,7 @@ pub fn host_root(dir: &Path, os_release: &str, records: &[(&str, &Path)]) -> Pat
     dir.to_owned()
 }
 
-pub const DEBIAN12: &str =
-    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
-pub const UBUNTU2004: &str =
-    "NAME=\"Ubuntu\"\nVERSION=\"20.04 LTS (Focal Fossa)\"\nID=ubuntu\nVERSION_ID=\"20.04\"\n";
+pub const DEBIAN12: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
+pub const UBUNTU2004: &str = "NAME=\"Ubuntu\"\nVERSION=\"20.04 LTS (Focal Fossa)\"\nID=ubuntu\nVERSION_ID=\"20.04\"\n";
 pub const CENTOS8: &str = "NAME=\"CentOS Linux\"\nID=\"centos\"\nVERSION_ID=\"8\"\n";
 pub const ALPINE: &str = "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.18.4\n";

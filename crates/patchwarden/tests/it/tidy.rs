@@ -25,11 +25,7 @@ fn every_file_says_what_it_is_and_no_test_is_skipped() {
     let should_panic = ["#[", "should_panic"].concat();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
-        let shown = file
-            .strip_prefix(&root)
-            .unwrap_or(file)
-            .display()
-            .to_string();
+        let shown = file.strip_prefix(&root).unwrap_or(file).display().to_string();
         if !text.starts_with("//!") && !text.starts_with("/*") {
             problems.push(format!("{shown}: does not start with a `//!` line"));
         }
