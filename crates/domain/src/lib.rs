@@ -5,6 +5,7 @@
 //! in text and time.
 
 pub mod advisory;
+pub mod audit;
 pub mod calendar;
 pub mod ecosystem;
 pub mod inventory;

@@ -44,6 +44,11 @@ enum Command {
     Host(serve::HostArgs),
     /// Missing patches with the number of hosts missing each.
     Patches(serve::PatchesArgs),
+    /// The hash-chained audit trail of every state change (§13.2).
+    Audit {
+        #[command(subcommand)]
+        command: serve::AuditCommand,
+    },
     /// The patch management policy in force.
     Policy {
         #[command(subcommand)]
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         Command::Host(args) => serve::host(&args),
         Command::Patches(args) => serve::patches(&args),
         Command::Policy { command } => serve::policy(&command),
+        Command::Audit { command } => serve::audit(&command),
     };
     match result {
         Ok(code) => code,

@@ -92,7 +92,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         if !args.import.is_empty() {
             let store = patchwarden_server::open_store(&config).await?;
-            for s in patchwarden_server::import_feeds(&store, &args.import, clock::now()).await? {
+            for s in patchwarden_server::import_feeds(&store, &args.import, &cli_audit()).await? {
                 println!("imported {}: {} ({} records, {} advisories, {} rejected)", s.name, s.kind, s.records, s.advisories, s.rejected);
             }
             store.close().await;
@@ -153,7 +153,7 @@ pub(crate) fn feeds(command: &FeedsCommand) -> anyhow::Result<ExitCode> {
         match command {
             FeedsCommand::Import { data, paths } => {
                 let store = patchwarden_server::open_store(&data.config(loopback())).await?;
-                let sources = patchwarden_server::import_feeds(&store, paths, clock::now()).await?;
+                let sources = patchwarden_server::import_feeds(&store, paths, &cli_audit()).await?;
                 for s in &sources {
                     println!(
                         "{}: {} ({} records, {} advisories, {} rejected)",
@@ -164,14 +164,14 @@ pub(crate) fn feeds(command: &FeedsCommand) -> anyhow::Result<ExitCode> {
             }
             FeedsCommand::AddUrl { data, name, url } => {
                 let store = patchwarden_server::open_store(&data.config(loopback())).await?;
-                patchwarden_server::sync::add_url(&store, name, url, clock::now()).await?;
+                patchwarden_server::sync::add_url(&store, &cli_audit(), name, url).await?;
                 println!("{name}: {url} registered; run `patchwarden feeds sync` or wait for the server's schedule");
                 store.close().await;
             }
             FeedsCommand::Sync { data } => {
                 let store = patchwarden_server::open_store(&data.config(loopback())).await?;
                 let mut failed = false;
-                for (name, outcome) in patchwarden_server::sync::sync_all(&store, clock::now()).await? {
+                for (name, outcome) in patchwarden_server::sync::sync_all(&store, &cli_audit()).await? {
                     match outcome {
                         patchwarden_server::sync::Outcome::Unchanged => println!("{name}: unchanged"),
                         patchwarden_server::sync::Outcome::Updated {
@@ -212,6 +212,18 @@ pub(crate) fn feeds(command: &FeedsCommand) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Changes made from the command line on the server machine are recorded as the operating-system
+/// user who ran it.
+fn cli_audit() -> patchwarden_store::Audit {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    patchwarden_store::Audit {
+        actor: format!("cli:{user}"),
+        at: clock::now(),
+    }
 }
 
 fn loopback() -> SocketAddr {
@@ -351,4 +363,63 @@ pub(crate) fn policy(command: &PolicyCommand) -> anyhow::Result<ExitCode> {
     };
     print!("{}", patchwarden_server::policy_file::show(&effective));
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the hash chain of the audit trail; exit 1 naming the first bad event.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Remove events older than a date, never within the policy's retention period (§13.2).
+    Purge {
+        #[command(flatten)]
+        data: DataArgs,
+        /// YYYY-MM-DD: events before this day (UTC) go.
+        #[arg(long)]
+        before: String,
+        /// The policy file whose retention applies; the policy document's 365 days otherwise.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
+pub(crate) fn audit(command: &AuditCommand) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        match command {
+            AuditCommand::Verify { data } => {
+                let store = patchwarden_server::open_store(&data.config(loopback())).await?;
+                let ((anchor, anchor_hash), events) = store.audit_trail().await?;
+                store.close().await;
+                match patchwarden_domain::audit::verify((anchor, &anchor_hash), &events) {
+                    Ok(checked) => {
+                        println!("audit trail intact: {checked} events after event {anchor}");
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(broken) => {
+                        eprintln!("audit trail broken: {broken}");
+                        Ok(ExitCode::from(1))
+                    }
+                }
+            }
+            AuditCommand::Purge { data, before, policy } => {
+                let day: jiff::civil::Date = before
+                    .parse()
+                    .with_context(|| format!("--before {before:?} is not YYYY-MM-DD"))?;
+                let before = day.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp().as_second();
+                let retention = match policy {
+                    Some(path) => patchwarden_server::policy_file::load(path)?.retention_days,
+                    None => patchwarden_domain::policy::Policy::default().retention_days,
+                };
+                let now = clock::now();
+                let cutoff = now - i64::from(retention) * 86_400;
+                let store = patchwarden_server::open_store(&data.config(loopback())).await?;
+                let removed = store.purge_audit(&cli_audit(), before, cutoff).await;
+                store.close().await;
+                println!("removed {} audit events", removed?);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
 }

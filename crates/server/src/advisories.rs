@@ -8,7 +8,7 @@ use patchwarden_domain::inventory::InstalledPackage;
 use patchwarden_domain::matching::{AdvisoryIndex, Finding, ThreatIntel, assess_host};
 use patchwarden_domain::version::Version;
 use patchwarden_feeds::{Importer, Limits};
-use patchwarden_store::{FeedSource, FindingRow, SoftwareRow, Store, StoreError};
+use patchwarden_store::{Audit, FeedSource, FindingRow, SoftwareRow, Store, StoreError};
 
 /// The settings key that changes whenever the stored feed sources do, so that every server process
 /// on one database notices an import made by another (the CLI, or a second server).
@@ -144,7 +144,7 @@ pub fn findings(advisories: &Advisories, ecosystem: &Ecosystem, packages: &[Inst
 }
 
 /// Recomputes every host's findings against `advisories`.
-pub async fn recompute_all(store: &Store, advisories: &Advisories) -> Result<usize, AdvisoryError> {
+pub async fn recompute_all(store: &Store, advisories: &Advisories, audit: &Audit) -> Result<usize, AdvisoryError> {
     let mut by_ecosystem: HashMap<String, Option<Ecosystem>> = HashMap::new();
     let mut hosts = 0;
     for host in store.hosts().await? {
@@ -157,7 +157,7 @@ pub async fn recompute_all(store: &Store, advisories: &Advisories) -> Result<usi
         let software = store.host_software(&host.id).await?;
         let packages: Vec<InstalledPackage> = software.iter().filter_map(|row| installed(row, &ecosystem)).collect();
         let rows = tokio::task::block_in_place(|| findings(advisories, &ecosystem, &packages));
-        store.set_findings(&host.id, &rows).await?;
+        store.set_findings(audit, &host.id, &rows).await?;
         hosts += 1;
     }
     Ok(hosts)

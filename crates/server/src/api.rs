@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use patchwarden_domain::selector::{IpRange, glob_matches};
 use patchwarden_proto::{EnrollRequest, EnrollResponse};
-use patchwarden_store::{HostRow, NewApiToken, NewEnrollmentToken, NewHost, NewUser};
+use patchwarden_store::{Audit, HostRow, NewApiToken, NewEnrollmentToken, NewHost, NewUser};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -164,7 +164,11 @@ async fn setup(State(state): State<AppState>, Body(bytes): Body) -> Result<Respo
     }
     let user = new_user(&request.username, &request.password, Role::Administrator, clock::now())?;
     // The token is deleted in one transaction with creating the user: of two racing, one wins.
-    if !state.store.create_first_admin(&user, SETUP_TOKEN_KEY).await? {
+    let audit = Audit {
+        actor: "setup-token".into(),
+        at: user.created_at,
+    };
+    if !state.store.create_first_admin(&audit, &user, SETUP_TOKEN_KEY).await? {
         return Err(ApiError::forbidden("setup token is wrong or already used"));
     }
     Ok((
@@ -195,17 +199,24 @@ async fn login(State(state): State<AppState>, Body(bytes): Body) -> Result<Respo
     let now = clock::now();
     let token = secrets::token();
     let expires_at = now + 12 * 3600;
+    let audit = Audit {
+        actor: format!("user:{}", user.username),
+        at: now,
+    };
     state
         .store
-        .create_api_token(&NewApiToken {
-            id: secrets::id(),
-            user_id: user.id,
-            name: "session".into(),
-            role: user.role.clone(),
-            token_hash: secrets::sha256_hex(&token),
-            created_at: now,
-            expires_at: Some(expires_at),
-        })
+        .create_api_token(
+            &audit,
+            &NewApiToken {
+                id: secrets::id(),
+                user_id: user.id,
+                name: "session".into(),
+                role: user.role.clone(),
+                token_hash: secrets::sha256_hex(&token),
+                created_at: now,
+                expires_at: Some(expires_at),
+            },
+        )
         .await?;
     Ok(Json(json!({"token": token, "role": user.role, "expires_at": clock::rfc3339(expires_at)})).into_response())
 }
@@ -228,14 +239,13 @@ async fn create_user(
     Body(bytes): Body,
 ) -> Result<Response, ApiError> {
     let now = clock::now();
-    auth::principal(&state, &headers, now)
-        .await?
-        .require(&[Role::Administrator])?;
+    let principal = auth::principal(&state, &headers, now).await?;
+    principal.require(&[Role::Administrator])?;
     let request: CreateUser = body(&bytes)?;
     let role = Role::from_name(&request.role)
         .ok_or_else(|| ApiError::bad_request("invalid_role", format!("unknown role {:?}", request.role)))?;
     let user = new_user(&request.username, &request.password, role, now)?;
-    state.store.create_user(&user).await?;
+    state.store.create_user(&principal.audit(now), &user).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"username": user.username, "role": user.role})),
@@ -277,17 +287,21 @@ async fn create_token(
     }
     let token = secrets::token();
     let expires_at = request.expires_in_days.map(|d| now + d.clamp(1, 3650) * 86_400);
+    let audit = principal.audit(now);
     state
         .store
-        .create_api_token(&NewApiToken {
-            id: secrets::id(),
-            user_id: principal.user_id,
-            name: request.name,
-            role: role.name().to_owned(),
-            token_hash: secrets::sha256_hex(&token),
-            created_at: now,
-            expires_at,
-        })
+        .create_api_token(
+            &audit,
+            &NewApiToken {
+                id: secrets::id(),
+                user_id: principal.user_id,
+                name: request.name,
+                role: role.name().to_owned(),
+                token_hash: secrets::sha256_hex(&token),
+                created_at: now,
+                expires_at,
+            },
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -337,19 +351,22 @@ async fn create_enrollment_token(
     let expires_at = now + request.expires_in_hours * 3600;
     state
         .store
-        .create_enrollment_token(&NewEnrollmentToken {
-            id: secrets::id(),
-            token_hash: secrets::sha256_hex(&token),
-            created_by: principal.user_id,
-            created_at: now,
-            expires_at,
-            uses: request.uses,
-            labels: patchwarden_store::Labels {
-                department: request.department,
-                platform_class: request.platform_class,
-                environment: request.environment,
+        .create_enrollment_token(
+            &principal.audit(now),
+            &NewEnrollmentToken {
+                id: secrets::id(),
+                token_hash: secrets::sha256_hex(&token),
+                created_by: principal.user_id,
+                created_at: now,
+                expires_at,
+                uses: request.uses,
+                labels: patchwarden_store::Labels {
+                    department: request.department,
+                    platform_class: request.platform_class,
+                    environment: request.environment,
+                },
             },
-        })
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -376,7 +393,14 @@ async fn enroll(State(state): State<AppState>, Body(bytes): Body) -> Result<Resp
     };
     let labels = state
         .store
-        .enroll_host(&secrets::sha256_hex(&request.token), &host, clock::now())
+        .enroll_host(
+            &Audit {
+                actor: format!("agent:{}", host.hostname),
+                at: clock::now(),
+            },
+            &secrets::sha256_hex(&request.token),
+            &host,
+        )
         .await?;
     if labels.is_none() {
         return Err(ApiError::forbidden("enrollment token is unknown, expired or used up"));
@@ -414,10 +438,9 @@ async fn revoke(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now())
-        .await?
-        .require(&[Role::Administrator])?;
-    if !state.store.revoke_host(&id).await? {
+    let principal = auth::principal(&state, &headers, clock::now()).await?;
+    principal.require(&[Role::Administrator])?;
+    if !state.store.revoke_host(&principal.audit(clock::now()), &id).await? {
         return Err(ApiError::not_found(format!("no host {id}")));
     }
     Ok(Json(json!({"host": id, "revoked": true})).into_response())

@@ -52,6 +52,14 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The audit record of a change this principal makes at `at`.
+    pub fn audit(&self, at: i64) -> patchwarden_store::Audit {
+        patchwarden_store::Audit {
+            actor: format!("user:{}", self.username),
+            at,
+        }
+    }
+
     /// Allows the request when the principal has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {

@@ -8,7 +8,7 @@ use patchwarden_domain::ecosystem::Ecosystem;
 use patchwarden_domain::inventory::{InstalledPackage, InventoryFormat};
 use patchwarden_domain::version::Version;
 use patchwarden_proto::{Inventory, Report, ReportResponse};
-use patchwarden_store::{AddressRow, AgentSession, InventoryRecord, ReportRecord, SoftwareRow};
+use patchwarden_store::{AddressRow, AgentSession, Audit, InventoryRecord, ReportRecord, SoftwareRow};
 
 use crate::advisories;
 use crate::error::ApiError;
@@ -193,7 +193,11 @@ pub async fn receive(
         inventory: inventory_record,
         findings,
     };
-    let stored = state.store.store_report(&record, &host.facts).await?;
+    let audit = Audit {
+        actor: format!("host:{host_id}"),
+        at: now,
+    };
+    let stored = state.store.store_report(&audit, &record, &host.facts).await?;
     let known_hash = if has_inventory && stored.stored {
         report.inventory_hash.clone()
     } else {

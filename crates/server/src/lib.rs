@@ -111,7 +111,13 @@ async fn ensure_setup_token(store: &Store, config: &Config) -> Result<Option<Str
         return Ok(None);
     }
     let token = secrets::token();
-    store.set_setting(SETUP_TOKEN_KEY, &secrets::sha256_hex(&token)).await?;
+    let audit = patchwarden_store::Audit {
+        actor: "system".into(),
+        at: clock::now(),
+    };
+    store
+        .set_setting(&audit, SETUP_TOKEN_KEY, &secrets::sha256_hex(&token))
+        .await?;
     let path = config.data_dir.join("setup-token");
     let _ = std::fs::remove_file(&path);
     let mut options = std::fs::OpenOptions::new();
@@ -169,7 +175,10 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
                 tokio::select! {
                     _ = stopped.changed() => break,
                     // Failures are recorded per source (`last_error`); the schedule goes on.
-                    _ = tick.tick() => { let _ = sync::sync_all(&store, clock::now()).await; }
+                    _ = tick.tick() => {
+                        let audit = patchwarden_store::Audit { actor: "feed-sync".into(), at: clock::now() };
+                        let _ = sync::sync_all(&store, &audit).await;
+                    }
                 }
             }
         });
@@ -224,7 +233,16 @@ async fn reload_if_changed(state: &AppState) {
         return;
     }
     if let Ok(fresh) = advisories::load(&state.store).await
-        && advisories::recompute_all(&state.store, &fresh).await.is_ok()
+        && advisories::recompute_all(
+            &state.store,
+            &fresh,
+            &patchwarden_store::Audit {
+                actor: "system".into(),
+                at: clock::now(),
+            },
+        )
+        .await
+        .is_ok()
     {
         state.set_advisories(fresh);
     }
@@ -235,8 +253,9 @@ async fn reload_if_changed(state: &AppState) {
 pub async fn import_feeds(
     store: &Store,
     paths: &[PathBuf],
-    now: i64,
+    audit: &patchwarden_store::Audit,
 ) -> Result<Vec<patchwarden_store::FeedSource>, ServerError> {
+    let now = audit.at;
     let limits = patchwarden_feeds::Limits::default();
     let mut sources = Vec::new();
     for path in paths {
@@ -273,12 +292,14 @@ pub async fn import_feeds(
         }
     }
     for source in &sources {
-        store.put_feed_source(source).await?;
+        store.put_feed_source(audit, source).await?;
     }
     let generation = secrets::id();
-    store.set_setting(advisories::GENERATION_KEY, &generation).await?;
+    store
+        .set_setting(audit, advisories::GENERATION_KEY, &generation)
+        .await?;
     let fresh = advisories::load(store).await?;
-    advisories::recompute_all(store, &fresh).await?;
+    advisories::recompute_all(store, &fresh, audit).await?;
     Ok(sources)
 }
 

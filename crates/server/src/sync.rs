@@ -2,7 +2,7 @@
 //! schedule with `If-None-Match` / `If-Modified-Since`, so an unchanged feed costs one small
 //! request; a changed one is checked whole before it replaces the stored copy.
 
-use patchwarden_store::{FeedSource, Store};
+use patchwarden_store::{Audit, FeedSource, Store};
 
 use crate::advisories::{self, AdvisoryError};
 use crate::{ServerError, secrets};
@@ -23,7 +23,8 @@ pub enum Outcome {
 }
 
 /// Registers a feed URL under a name; its content arrives with the next sync.
-pub async fn add_url(store: &Store, name: &str, url: &str, now: i64) -> Result<(), ServerError> {
+pub async fn add_url(store: &Store, audit: &Audit, name: &str, url: &str) -> Result<(), ServerError> {
+    let now = audit.at;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(ServerError::Io {
             context: format!("feed {name}"),
@@ -31,20 +32,23 @@ pub async fn add_url(store: &Store, name: &str, url: &str, now: i64) -> Result<(
         });
     }
     store
-        .put_feed_source(&FeedSource {
-            name: name.to_owned(),
-            kind: advisories::kind_of(name).to_owned(),
-            content: Vec::new(),
-            sha256: String::new(),
-            imported_at: now,
-            url: Some(url.to_owned()),
-            etag: None,
-            last_modified: None,
-            records: 0,
-            advisories: 0,
-            rejected: 0,
-            last_error: None,
-        })
+        .put_feed_source(
+            audit,
+            &FeedSource {
+                name: name.to_owned(),
+                kind: advisories::kind_of(name).to_owned(),
+                content: Vec::new(),
+                sha256: String::new(),
+                imported_at: now,
+                url: Some(url.to_owned()),
+                etag: None,
+                last_modified: None,
+                records: 0,
+                advisories: 0,
+                rejected: 0,
+                last_error: None,
+            },
+        )
         .await?;
     Ok(())
 }
@@ -95,7 +99,8 @@ fn fetch(url: &str, etag: Option<&str>, last_modified: Option<&str>, limit: u64)
 
 /// Syncs every source that has a URL; then, if anything changed, rebuilds the advisories and
 /// recomputes every host's findings (running servers reload on the generation change).
-pub async fn sync_all(store: &Store, now: i64) -> Result<Vec<(String, Outcome)>, ServerError> {
+pub async fn sync_all(store: &Store, audit: &Audit) -> Result<Vec<(String, Outcome)>, ServerError> {
+    let now = audit.at;
     let limit = patchwarden_feeds::Limits::default().file_bytes;
     let mut outcomes = Vec::new();
     let mut changed = false;
@@ -140,7 +145,7 @@ pub async fn sync_all(store: &Store, now: i64) -> Result<Vec<(String, Outcome)>,
                         fresh.records = i64::try_from(report.records).unwrap_or(i64::MAX);
                         fresh.advisories = i64::try_from(report.advisories).unwrap_or(i64::MAX);
                         fresh.rejected = i64::try_from(report.rejected.len()).unwrap_or(i64::MAX);
-                        store.put_feed_source(&fresh).await?;
+                        store.put_feed_source(audit, &fresh).await?;
                         changed = true;
                         Outcome::Updated {
                             records: fresh.records,
@@ -154,14 +159,16 @@ pub async fn sync_all(store: &Store, now: i64) -> Result<Vec<(String, Outcome)>,
             Err(message) => Outcome::Failed(message),
         };
         if let Outcome::Failed(message) = &outcome {
-            store.feed_error(&source.name, message).await?;
+            store.feed_error(audit, &source.name, message).await?;
         }
         outcomes.push((source.name, outcome));
     }
     if changed {
-        store.set_setting(advisories::GENERATION_KEY, &secrets::id()).await?;
+        store
+            .set_setting(audit, advisories::GENERATION_KEY, &secrets::id())
+            .await?;
         let fresh = advisories::load(store).await.map_err(ServerError::from)?;
-        advisories::recompute_all(store, &fresh)
+        advisories::recompute_all(store, &fresh, audit)
             .await
             .map_err(ServerError::from)?;
     }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use serde_json::json;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
@@ -25,6 +26,10 @@ pub enum StoreError {
     Url(String),
     #[error("{0} already exists")]
     Conflict(String),
+    #[error(
+        "refusing to purge audit events up to {before}: events younger than {cutoff} are within the retention period (§13.2)"
+    )]
+    Retention { before: i64, cutoff: i64 },
 }
 
 /// Which database a store runs on.
@@ -147,24 +152,29 @@ impl Store {
         Ok(row.map(|r| r.get::<String, _>(0)))
     }
 
-    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let _writer = self.exclusive().await;
+    /// Sets a setting. Its value is recorded in the audit trail only as "changed": settings hold
+    /// hashes of secrets.
+    pub async fn set_setting(&self, audit: &Audit, key: &str, value: &str) -> Result<(), StoreError> {
+        let (mut tx, _writer) = self.write().await?;
         sqlx::query(
             "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(key)
         .bind(value)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
-    }
-
-    pub async fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
-        let _writer = self.exclusive().await;
-        sqlx::query("DELETE FROM settings WHERE key = $1")
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+        let subject = format!("setting:{key}");
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "setting.set",
+            &subject,
+            &json!(null),
+            &json!("changed"),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -179,7 +189,7 @@ impl Store {
 
     /// Creates the first administrator, atomically with consuming the one-time setup token: of two
     /// people racing with one token, one wins.
-    pub async fn create_first_admin(&self, user: &NewUser, setup_key: &str) -> Result<bool, StoreError> {
+    pub async fn create_first_admin(&self, audit: &Audit, user: &NewUser, setup_key: &str) -> Result<bool, StoreError> {
         let (mut tx, _writer) = self.write().await?;
         let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
             .fetch_one(&mut *tx)
@@ -193,11 +203,22 @@ impl Store {
             return Ok(false);
         }
         insert_user(&mut tx, user).await?;
+        let after = json!({"username": user.username, "role": user.role, "via": "setup token"});
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "user.create",
+            &format!("user:{}", user.username),
+            &json!(null),
+            &after,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    pub async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
+    pub async fn create_user(&self, audit: &Audit, user: &NewUser) -> Result<(), StoreError> {
         let (mut tx, _writer) = self.write().await?;
         let exists = sqlx::query("SELECT 1 FROM users WHERE username = $1")
             .bind(&user.username)
@@ -207,6 +228,17 @@ impl Store {
             return Err(StoreError::Conflict(format!("user {}", user.username)));
         }
         insert_user(&mut tx, user).await?;
+        let after = json!({"username": user.username, "role": user.role});
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "user.create",
+            &format!("user:{}", user.username),
+            &json!(null),
+            &after,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -224,8 +256,8 @@ impl Store {
         }))
     }
 
-    pub async fn create_api_token(&self, token: &NewApiToken) -> Result<(), StoreError> {
-        let _writer = self.exclusive().await;
+    pub async fn create_api_token(&self, audit: &Audit, token: &NewApiToken) -> Result<(), StoreError> {
+        let (mut tx, _writer) = self.write().await?;
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, role, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -236,8 +268,21 @@ impl Store {
         .bind(&token.token_hash)
         .bind(token.created_at)
         .bind(token.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let after =
+            json!({"name": token.name, "role": token.role, "user": token.user_id, "expires_at": token.expires_at});
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "token.create",
+            &format!("token:{}", token.id),
+            &json!(null),
+            &after,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -261,8 +306,8 @@ impl Store {
 
     // ---- enrollment ----
 
-    pub async fn create_enrollment_token(&self, token: &NewEnrollmentToken) -> Result<(), StoreError> {
-        let _writer = self.exclusive().await;
+    pub async fn create_enrollment_token(&self, audit: &Audit, token: &NewEnrollmentToken) -> Result<(), StoreError> {
+        let (mut tx, _writer) = self.write().await?;
         sqlx::query(
             "INSERT INTO enrollment_tokens (id, token_hash, created_by, created_at, expires_at, uses_left, department, platform_class, environment) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -276,14 +321,34 @@ impl Store {
         .bind(&token.labels.department)
         .bind(&token.labels.platform_class)
         .bind(&token.labels.environment)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let after = json!({"expires_at": token.expires_at, "uses": token.uses, "department": token.labels.department,
+                           "platform_class": token.labels.platform_class, "environment": token.labels.environment});
+        let subject = format!("enrollment-token:{}", token.id);
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "enrollment_token.create",
+            &subject,
+            &json!(null),
+            &after,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Uses one use of a live enrollment token and creates the host, in one transaction.
     /// `None` when the token is unknown, expired or used up.
-    pub async fn enroll_host(&self, token_hash: &str, host: &NewHost, now: i64) -> Result<Option<Labels>, StoreError> {
+    pub async fn enroll_host(
+        &self,
+        audit: &Audit,
+        token_hash: &str,
+        host: &NewHost,
+    ) -> Result<Option<Labels>, StoreError> {
+        let now = audit.at;
         let (mut tx, _writer) = self.write().await?;
         let used = sqlx::query(
             "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2",
@@ -322,6 +387,19 @@ impl Store {
         .bind(&labels.environment)
         .execute(&mut *tx)
         .await?;
+        let after = json!({"hostname": host.hostname, "machine_id": host.machine_id, "enrollment_token": token_id,
+                           "department": labels.department, "platform_class": labels.platform_class,
+                           "environment": labels.environment});
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "host.enroll",
+            &format!("host:{}", host.id),
+            &json!(null),
+            &after,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(labels))
     }
@@ -343,20 +421,44 @@ impl Store {
     }
 
     /// Revokes a host's credential; `false` if there is no such host.
-    pub async fn revoke_host(&self, host_id: &str) -> Result<bool, StoreError> {
-        let _writer = self.exclusive().await;
-        let done = sqlx::query("UPDATE hosts SET revoked = 1 WHERE id = $1")
+    pub async fn revoke_host(&self, audit: &Audit, host_id: &str) -> Result<bool, StoreError> {
+        let (mut tx, _writer) = self.write().await?;
+        let done = sqlx::query("UPDATE hosts SET revoked = 1 WHERE id = $1 AND revoked = 0")
             .bind(host_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            let exists = sqlx::query("SELECT 1 FROM hosts WHERE id = $1")
+                .bind(host_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Ok(exists.is_some());
+        }
+        let subject = format!("host:{host_id}");
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "host.revoke",
+            &subject,
+            &json!({"revoked": false}),
+            &json!({"revoked": true}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     // ---- reports ----
 
     /// Stores one report with everything it brings, exactly once: a sequence at or below the
     /// host's last stored one is acknowledged and not stored again.
-    pub async fn store_report(&self, report: &ReportRecord, previous_facts: &str) -> Result<Stored, StoreError> {
+    pub async fn store_report(
+        &self,
+        audit: &Audit,
+        report: &ReportRecord,
+        previous_facts: &str,
+    ) -> Result<Stored, StoreError> {
         // Work that needs no lock is done before taking it: writers queue for as short as possible.
         let known = report
             .inventory
@@ -431,6 +533,19 @@ impl Store {
         if let Some(findings) = &report.findings {
             replace_findings(self.backend, &mut tx, &report.host_id, findings).await?;
         }
+        let after = json!({"sequence": report.sequence, "inventory": report.inventory.as_ref().map(|i| &i.hash),
+                           "findings": report.findings.as_ref().map(Vec::len), "dropped": report.dropped});
+        let subject = format!("host:{}", report.host_id);
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "report.store",
+            &subject,
+            &json!(null),
+            &after,
+        )
+        .await?;
         tx.commit().await?;
         self.remember_software_ids(learned);
         Ok(Stored {
@@ -464,9 +579,20 @@ impl Store {
     }
 
     /// Replaces a host's findings (after the advisories changed).
-    pub async fn set_findings(&self, host_id: &str, findings: &[FindingRow]) -> Result<(), StoreError> {
+    pub async fn set_findings(&self, audit: &Audit, host_id: &str, findings: &[FindingRow]) -> Result<(), StoreError> {
         let (mut tx, _writer) = self.write().await?;
         replace_findings(self.backend, &mut tx, host_id, findings).await?;
+        let after = json!({"findings": findings.len()});
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "findings.recompute",
+            &format!("host:{host_id}"),
+            &json!(null),
+            &after,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -652,11 +778,99 @@ impl Store {
         Ok(inventories * rows_per_inventory)
     }
 
+    // ---- audit ----
+
+    /// Records an event that is not tied to one row's change (a feed import's result).
+    pub async fn record_event(
+        &self,
+        audit: &Audit,
+        action: &str,
+        subject: &str,
+        after: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let (mut tx, _writer) = self.write().await?;
+        append_event(self.backend, &mut tx, audit, action, subject, &json!(null), after).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every stored event in sequence order, and the anchor the chain starts from.
+    pub async fn audit_trail(&self) -> Result<((i64, String), Vec<patchwarden_domain::audit::Stored>), StoreError> {
+        let head = sqlx::query("SELECT anchor_sequence, anchor_hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT sequence, at, actor, action, subject, before_state, after_state, previous_hash, hash FROM audit_events \
+             ORDER BY sequence",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let events = rows
+            .into_iter()
+            .map(|r| patchwarden_domain::audit::Stored {
+                event: patchwarden_domain::audit::Event {
+                    sequence: r.get(0),
+                    at: r.get(1),
+                    actor: r.get(2),
+                    action: r.get(3),
+                    subject: r.get(4),
+                    before: r.get(5),
+                    after: r.get(6),
+                },
+                previous_hash: r.get(7),
+                hash: r.get(8),
+            })
+            .collect();
+        Ok(((head.get(0), head.get(1)), events))
+    }
+
+    /// Removes events older than `before` (Unix seconds), never any younger than `retention_cutoff`
+    /// (§13.2: kept at least a year). The last removed event becomes the chain's anchor, and the purge
+    /// is itself an event. Returns how many were removed.
+    pub async fn purge_audit(&self, audit: &Audit, before: i64, retention_cutoff: i64) -> Result<i64, StoreError> {
+        if before > retention_cutoff {
+            return Err(StoreError::Retention {
+                before,
+                cutoff: retention_cutoff,
+            });
+        }
+        let (mut tx, _writer) = self.write().await?;
+        let last = sqlx::query("SELECT sequence, hash FROM audit_events WHERE at < $1 ORDER BY sequence DESC LIMIT 1")
+            .bind(before)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(last) = last else { return Ok(0) };
+        let (sequence, hash): (i64, String) = (last.get(0), last.get(1));
+        let removed = sqlx::query("DELETE FROM audit_events WHERE sequence <= $1")
+            .bind(sequence)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE audit_head SET anchor_sequence = $1, anchor_hash = $2 WHERE id = 1")
+            .bind(sequence)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        let removed = i64::try_from(removed.rows_affected()).unwrap_or(i64::MAX);
+        let after = json!({"removed": removed, "through_sequence": sequence, "before": before});
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "audit.purge",
+            "audit",
+            &json!(null),
+            &after,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     // ---- feeds ----
 
     /// Stores (or replaces) one advisory source with its import figures.
-    pub async fn put_feed_source(&self, source: &FeedSource) -> Result<(), StoreError> {
-        let _writer = self.exclusive().await;
+    pub async fn put_feed_source(&self, audit: &Audit, source: &FeedSource) -> Result<(), StoreError> {
+        let (mut tx, _writer) = self.write().await?;
         sqlx::query(
             "INSERT INTO feed_sources (name, kind, content, sha256, imported_at, url, etag, last_modified, records, advisories, rejected, last_error) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL) \
@@ -675,18 +889,42 @@ impl Store {
         .bind(source.records)
         .bind(source.advisories)
         .bind(source.rejected)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let after = json!({"kind": source.kind, "sha256": source.sha256, "url": source.url, "etag": source.etag,
+                           "records": source.records, "advisories": source.advisories, "rejected": source.rejected});
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "feed.store",
+            &format!("feed:{}", source.name),
+            &json!(null),
+            &after,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    pub async fn feed_error(&self, name: &str, error: &str) -> Result<(), StoreError> {
-        let _writer = self.exclusive().await;
+    pub async fn feed_error(&self, audit: &Audit, name: &str, error: &str) -> Result<(), StoreError> {
+        let (mut tx, _writer) = self.write().await?;
         sqlx::query("UPDATE feed_sources SET last_error = $2 WHERE name = $1")
             .bind(name)
             .bind(error)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        append_event(
+            self.backend,
+            &mut tx,
+            audit,
+            "feed.error",
+            &format!("feed:{name}"),
+            &json!(null),
+            &json!({"error": error}),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -740,6 +978,57 @@ fn software_row(r: &sqlx::any::AnyRow) -> SoftwareRow {
         source_version: r.get(4),
         module: r.get(5),
     }
+}
+
+/// Appends one event to the audit trail inside `tx`: the change and its record commit together.
+/// The chain's head is locked (PostgreSQL `FOR UPDATE`; SQLite's write lock is already held), so
+/// events are numbered without gaps and each hash covers the one before.
+async fn append_event(
+    backend: Backend,
+    tx: &mut Tx<'_>,
+    audit: &Audit,
+    action: &str,
+    subject: &str,
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+) -> Result<(), StoreError> {
+    let head = match backend {
+        Backend::Sqlite => "SELECT sequence, hash FROM audit_head WHERE id = 1",
+        Backend::Postgres => "SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    };
+    let row = sqlx::query(head).fetch_one(&mut **tx).await?;
+    let (last, previous): (i64, String) = (row.get(0), row.get(1));
+    let event = patchwarden_domain::audit::Event {
+        sequence: last + 1,
+        at: audit.at,
+        actor: audit.actor.clone(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+        before: before.to_string(),
+        after: after.to_string(),
+    };
+    let hash = patchwarden_domain::audit::hash(&previous, &event);
+    sqlx::query(
+        "INSERT INTO audit_events (sequence, at, actor, action, subject, before_state, after_state, previous_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(event.sequence)
+    .bind(event.at)
+    .bind(&event.actor)
+    .bind(&event.action)
+    .bind(&event.subject)
+    .bind(&event.before)
+    .bind(&event.after)
+    .bind(&previous)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1")
+        .bind(event.sequence)
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// `(?, ?), (?, ?)` or `($1, $2), ($3, $4)`: `rows` rows of `columns` values, numbered from

@@ -1,5 +1,14 @@
 //! The records the store reads and writes: plain data, no SQL.
 
+/// Who makes a change, and when: every write records it in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// `user:NAME`, `host:ID`, `system`, `cli`.
+    pub actor: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
 /// A user to create. `password_hash` is an argon2id PHC string; the store never sees a password.
 #[derive(Debug, Clone)]
 pub struct NewUser {

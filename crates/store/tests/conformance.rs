@@ -5,6 +5,13 @@
 
 use patchwarden_store::*;
 
+fn who() -> Audit {
+    Audit {
+        actor: "user:tester".into(),
+        at: 1_000,
+    }
+}
+
 fn user(name: &str) -> NewUser {
     NewUser {
         id: format!("u-{name}"),
@@ -58,16 +65,31 @@ fn report(
 
 async fn story(store: Store) {
     // First administrator: only with the one-time setup token, only once.
-    store.set_setting("setup_token", "hash").await.unwrap();
-    assert!(!store.create_first_admin(&user("eve"), "wrong_key").await.unwrap());
-    assert!(store.create_first_admin(&user("alice"), "setup_token").await.unwrap());
-    assert!(!store.create_first_admin(&user("mallory"), "setup_token").await.unwrap());
+    store.set_setting(&who(), "setup_token", "hash").await.unwrap();
+    assert!(
+        !store
+            .create_first_admin(&who(), &user("eve"), "wrong_key")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .create_first_admin(&who(), &user("alice"), "setup_token")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .create_first_admin(&who(), &user("mallory"), "setup_token")
+            .await
+            .unwrap()
+    );
     assert_eq!(store.user_count().await.unwrap(), 1);
     assert!(matches!(
-        store.create_user(&user("alice")).await,
+        store.create_user(&who(), &user("alice")).await,
         Err(StoreError::Conflict(_))
     ));
-    store.create_user(&user("bob")).await.unwrap();
+    store.create_user(&who(), &user("bob")).await.unwrap();
 
     // API tokens expire and resolve to their owner.
     let token = NewApiToken {
@@ -79,7 +101,7 @@ async fn story(store: Store) {
         created_at: 1,
         expires_at: Some(100),
     };
-    store.create_api_token(&token).await.unwrap();
+    store.create_api_token(&who(), &token).await.unwrap();
     assert_eq!(store.api_token("th", 50).await.unwrap().unwrap().username, "alice");
     assert!(store.api_token("th", 100).await.unwrap().is_none());
 
@@ -90,15 +112,18 @@ async fn story(store: Store) {
         environment: "production".into(),
     };
     store
-        .create_enrollment_token(&NewEnrollmentToken {
-            id: "e1".into(),
-            token_hash: "eh".into(),
-            created_by: "u-alice".into(),
-            created_at: 1,
-            expires_at: 500,
-            uses: 1,
-            labels: labels.clone(),
-        })
+        .create_enrollment_token(
+            &who(),
+            &NewEnrollmentToken {
+                id: "e1".into(),
+                token_hash: "eh".into(),
+                created_by: "u-alice".into(),
+                created_at: 1,
+                expires_at: 500,
+                uses: 1,
+                labels: labels.clone(),
+            },
+        )
         .await
         .unwrap();
     let host = |id: &str| NewHost {
@@ -108,12 +133,47 @@ async fn story(store: Store) {
         credential_hash: format!("c-{id}"),
     };
     assert!(
-        store.enroll_host("eh", &host("h1"), 600).await.unwrap().is_none(),
+        store
+            .enroll_host(
+                &Audit {
+                    actor: "agent".into(),
+                    at: 600
+                },
+                "eh",
+                &host("h1")
+            )
+            .await
+            .unwrap()
+            .is_none(),
         "expired"
     );
-    assert_eq!(store.enroll_host("eh", &host("h1"), 10).await.unwrap(), Some(labels));
+    assert_eq!(
+        store
+            .enroll_host(
+                &Audit {
+                    actor: "agent".into(),
+                    at: 10
+                },
+                "eh",
+                &host("h1")
+            )
+            .await
+            .unwrap(),
+        Some(labels)
+    );
     assert!(
-        store.enroll_host("eh", &host("h2"), 10).await.unwrap().is_none(),
+        store
+            .enroll_host(
+                &Audit {
+                    actor: "agent".into(),
+                    at: 10
+                },
+                "eh",
+                &host("h2")
+            )
+            .await
+            .unwrap()
+            .is_none(),
         "used up"
     );
     let enrolled = store.agent_session("c-h1").await.unwrap().unwrap();
@@ -138,14 +198,14 @@ async fn story(store: Store) {
         Some(vec![finding.clone()]),
     );
     assert_eq!(
-        store.store_report(&first, "").await.unwrap(),
+        store.store_report(&who(), &first, "").await.unwrap(),
         Stored {
             stored_through: 1,
             stored: true
         }
     );
     assert_eq!(
-        store.store_report(&first, "").await.unwrap(),
+        store.store_report(&who(), &first, "").await.unwrap(),
         Stored {
             stored_through: 1,
             stored: false
@@ -160,7 +220,7 @@ async fn story(store: Store) {
         Some(vec![package("openssl", "3.0.2-1"), package("bash", "5.2-1")]),
         Some(vec![]),
     );
-    store.store_report(&upgraded, "{}").await.unwrap();
+    store.store_report(&who(), &upgraded, "{}").await.unwrap();
     assert_eq!(
         store.host_software("h1").await.unwrap(),
         vec![package("bash", "5.2-1"), package("openssl", "3.0.2-1")]
@@ -176,7 +236,10 @@ async fn story(store: Store) {
     );
     let session = store.agent_session("c-h1").await.unwrap().unwrap();
     assert_eq!((session.host_id.as_str(), session.last_sequence), ("h1", 2));
-    store.store_report(&report("h1", 3, None, None), "{}").await.unwrap();
+    store
+        .store_report(&who(), &report("h1", 3, None, None), "{}")
+        .await
+        .unwrap();
     assert_eq!(store.agent_session("c-h1").await.unwrap().unwrap().inventory_hash, "h2");
     let hosts = store.hosts().await.unwrap();
     assert_eq!(hosts.len(), 1);
@@ -186,9 +249,9 @@ async fn story(store: Store) {
     );
 
     // Revocation.
-    assert!(store.revoke_host("h1").await.unwrap());
+    assert!(store.revoke_host(&who(), "h1").await.unwrap());
     assert!(store.agent_session("c-h1").await.unwrap().is_none());
-    assert!(!store.revoke_host("nope").await.unwrap());
+    assert!(!store.revoke_host(&who(), "nope").await.unwrap());
 
     // Feed sources keep their bytes exactly.
     let source = FeedSource {
@@ -205,9 +268,46 @@ async fn story(store: Store) {
         rejected: 0,
         last_error: None,
     };
-    store.put_feed_source(&source).await.unwrap();
-    store.put_feed_source(&source).await.unwrap();
+    store.put_feed_source(&who(), &source).await.unwrap();
+    store.put_feed_source(&who(), &source).await.unwrap();
     assert_eq!(store.feed_sources().await.unwrap(), vec![source]);
+
+    // Every change above is in the audit trail, chained; a purge inside retention is refused, and
+    // one outside it leaves an anchor the chain still verifies from.
+    let ((anchor, anchor_hash), events) = store.audit_trail().await.unwrap();
+    assert_eq!(anchor, 0);
+    let checked = patchwarden_domain::audit::verify((anchor, &anchor_hash), &events).unwrap();
+    assert!(checked >= 12, "{checked} events");
+    let actions: Vec<&str> = events.iter().map(|e| e.event.action.as_str()).collect();
+    for action in [
+        "user.create",
+        "token.create",
+        "enrollment_token.create",
+        "host.enroll",
+        "report.store",
+        "host.revoke",
+        "feed.store",
+    ] {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.event.after.contains("th") || e.event.action != "token.create"),
+        "no token hashes"
+    );
+    assert!(matches!(
+        store.purge_audit(&who(), 2_000, 1_500).await,
+        Err(StoreError::Retention { .. })
+    ));
+    let removed = store.purge_audit(&who(), 1_001, 1_500).await.unwrap();
+    assert_eq!(removed, i64::try_from(checked).unwrap());
+    let ((anchor, anchor_hash), events) = store.audit_trail().await.unwrap();
+    assert_eq!(anchor, i64::try_from(checked).unwrap());
+    assert_eq!(
+        patchwarden_domain::audit::verify((anchor, &anchor_hash), &events),
+        Ok(1)
+    );
     store.close().await;
 }
 

@@ -57,6 +57,13 @@ fn serve(fixture: Arc<Mutex<Fixture>>) -> String {
     url
 }
 
+fn at(at: i64) -> patchwarden_store::Audit {
+    patchwarden_store::Audit {
+        actor: "test".into(),
+        at,
+    }
+}
+
 #[test]
 fn feeds_sync_with_etags() {
     let server = TestServer::start(Db::Sqlite, "127.0.0.1:0".parse().unwrap(), vec![], &[]);
@@ -69,9 +76,9 @@ fn feeds_sync_with_etags() {
     let url = serve(Arc::clone(&fixture));
     let store = server.store().clone();
     let now = 1_800_000_000;
-    server.block_on(add_url(&store, "ubuntu-usn", &url, now)).unwrap();
+    server.block_on(add_url(&store, &at(now), "ubuntu-usn", &url)).unwrap();
 
-    let first = server.block_on(sync_all(&store, now)).unwrap();
+    let first = server.block_on(sync_all(&store, &at(now))).unwrap();
     assert_eq!(
         first,
         vec![(
@@ -83,7 +90,7 @@ fn feeds_sync_with_etags() {
             }
         )]
     );
-    let second = server.block_on(sync_all(&store, now + 60)).unwrap();
+    let second = server.block_on(sync_all(&store, &at(now + 60))).unwrap();
     assert_eq!(second, vec![("ubuntu-usn".to_owned(), Outcome::Unchanged)]);
     assert_eq!(fixture.lock().unwrap().seen, vec![None, Some("\"v1\"".to_owned())]);
 
@@ -93,7 +100,7 @@ fn feeds_sync_with_etags() {
         f.body = b"{\"id\": \"USN-9\", \"affected\": [".to_vec();
         f.etag = "\"v2\"".into();
     }
-    let broken = server.block_on(sync_all(&store, now + 120)).unwrap();
+    let broken = server.block_on(sync_all(&store, &at(now + 120))).unwrap();
     assert!(
         matches!(&broken[0].1, Outcome::Failed(m) if m.contains("every record was rejected")),
         "{broken:?}"
@@ -104,9 +111,9 @@ fn feeds_sync_with_etags() {
 
     // An unreachable URL fails with a clear message and keeps what was there.
     server
-        .block_on(add_url(&store, "gone", "http://127.0.0.1:9/none.json", now))
+        .block_on(add_url(&store, &at(now), "gone", "http://127.0.0.1:9/none.json"))
         .unwrap();
-    let outcomes = server.block_on(sync_all(&store, now + 180)).unwrap();
+    let outcomes = server.block_on(sync_all(&store, &at(now + 180))).unwrap();
     let gone = outcomes.iter().find(|(name, _)| name == "gone").unwrap();
     assert!(
         matches!(&gone.1, Outcome::Failed(m) if m.contains("127.0.0.1:9")),
@@ -119,5 +126,9 @@ fn feeds_sync_with_etags() {
             .iter()
             .any(|s| { s["name"] == "gone" && s["last_error"].as_str().is_some_and(|e| e.contains("127.0.0.1:9")) })
     );
-    assert!(server.block_on(add_url(&store, "bad", "ftp://example/x", now)).is_err());
+    assert!(
+        server
+            .block_on(add_url(&store, &at(now), "bad", "ftp://example/x"))
+            .is_err()
+    );
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod assess_real;
+mod audit;
 mod feeds;
 mod fleet;
 mod malformed;

@@ -54,9 +54,16 @@ impl TestServer {
         if !feeds.is_empty() {
             runtime.block_on(async {
                 let store = patchwarden_server::open_store(&config).await.unwrap();
-                patchwarden_server::import_feeds(&store, feeds, patchwarden_server::clock::now())
-                    .await
-                    .unwrap();
+                patchwarden_server::import_feeds(
+                    &store,
+                    feeds,
+                    &patchwarden_store::Audit {
+                        actor: "test".into(),
+                        at: patchwarden_server::clock::now(),
+                    },
+                )
+                .await
+                .unwrap();
                 store.close().await;
             });
         }
