@@ -533,19 +533,23 @@ impl Store {
         if let Some(findings) = &report.findings {
             replace_findings(self.backend, &mut tx, &report.host_id, findings).await?;
         }
-        let after = json!({"sequence": report.sequence, "inventory": report.inventory.as_ref().map(|i| &i.hash),
-                           "findings": report.findings.as_ref().map(Vec::len), "dropped": report.dropped});
-        let subject = format!("host:{}", report.host_id);
-        append_event(
-            self.backend,
-            &mut tx,
-            audit,
-            "report.store",
-            &subject,
-            &json!(null),
-            &after,
-        )
-        .await?;
+        // A report that changes the host's software or facts is a state change and is audited; an
+        // unchanged check-in is recorded once in `reports` (a heartbeat, not a change).
+        if report.inventory.is_some() || addresses_changed {
+            let after = json!({"sequence": report.sequence, "inventory": report.inventory.as_ref().map(|i| &i.hash),
+                               "findings": report.findings.as_ref().map(Vec::len), "dropped": report.dropped});
+            let subject = format!("host:{}", report.host_id);
+            append_event(
+                self.backend,
+                &mut tx,
+                audit,
+                "report.store",
+                &subject,
+                &json!(null),
+                &after,
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.remember_software_ids(learned);
         Ok(Stored {
