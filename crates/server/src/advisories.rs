@@ -63,6 +63,15 @@ pub fn check_source(source: &FeedSource) -> Result<patchwarden_feeds::ImportRepo
     })
 }
 
+/// A source with the figures of checking it: records, advisories kept, records rejected.
+pub fn counted(mut source: FeedSource) -> Result<FeedSource, AdvisoryError> {
+    let report = check_source(&source)?;
+    source.records = i64::try_from(report.records).unwrap_or(i64::MAX);
+    source.advisories = i64::try_from(report.advisories).unwrap_or(i64::MAX);
+    source.rejected = i64::try_from(report.rejected.len()).unwrap_or(i64::MAX);
+    Ok(source)
+}
+
 /// Builds the advisories from stored sources.
 pub fn build(sources: &[FeedSource], generation: String) -> Result<Advisories, AdvisoryError> {
     let limits = Limits::default();

@@ -269,25 +269,10 @@ pub async fn import_feeds(
                 .map_err(advisories::AdvisoryError::from_input)?;
             let name = file.display().to_string();
             let kind = advisories::kind_of(&name);
-            let mut source = patchwarden_store::FeedSource {
-                sha256: secrets::sha256_hex(&content),
-                name,
-                kind: kind.to_owned(),
-                content,
-                imported_at: now,
-                url: None,
-                etag: None,
-                last_modified: None,
-                records: 0,
-                advisories: 0,
-                rejected: 0,
-                last_error: None,
-            };
-            // Check it parses on its own before storing it.
-            let report = advisories::check_source(&source)?;
-            source.records = i64::try_from(report.records).unwrap_or(i64::MAX);
-            source.advisories = i64::try_from(report.advisories).unwrap_or(i64::MAX);
-            source.rejected = i64::try_from(report.rejected.len()).unwrap_or(i64::MAX);
+            let sha256 = secrets::sha256_hex(&content);
+            let source = patchwarden_store::FeedSource::new(&name, kind, content, sha256, now, None);
+            // Each source must parse on its own before anything is stored.
+            let source = advisories::counted(source)?;
             sources.push(source);
         }
     }

@@ -31,25 +31,9 @@ pub async fn add_url(store: &Store, audit: &Audit, name: &str, url: &str) -> Res
             source: std::io::Error::other(format!("{url:?} is not an http(s) URL")),
         });
     }
-    store
-        .put_feed_source(
-            audit,
-            &FeedSource {
-                name: name.to_owned(),
-                kind: advisories::kind_of(name).to_owned(),
-                content: Vec::new(),
-                sha256: String::new(),
-                imported_at: now,
-                url: Some(url.to_owned()),
-                etag: None,
-                last_modified: None,
-                records: 0,
-                advisories: 0,
-                rejected: 0,
-                last_error: None,
-            },
-        )
-        .await?;
+    let kind = advisories::kind_of(name);
+    let source = FeedSource::new(name, kind, Vec::new(), String::new(), now, Some(url.to_owned()));
+    store.put_feed_source(audit, &source).await?;
     Ok(())
 }
 
@@ -126,7 +110,7 @@ pub async fn sync_all(store: &Store, audit: &Audit) -> Result<Vec<(String, Outco
                 etag,
                 last_modified,
             }) => {
-                let mut fresh = FeedSource {
+                let fresh = FeedSource {
                     sha256: secrets::sha256_hex(&content),
                     content,
                     imported_at: now,
@@ -135,16 +119,12 @@ pub async fn sync_all(store: &Store, audit: &Audit) -> Result<Vec<(String, Outco
                     last_error: None,
                     ..source.clone()
                 };
-                match advisories::check_source(&fresh) {
+                match advisories::counted(fresh) {
                     // A feed whose every record is bad is broken, not empty: keep the last good copy.
-                    Ok(report) if report.records > 0 && report.rejected.len() == report.records => {
-                        let first = report.rejected.first().map(|r| r.reason.clone()).unwrap_or_default();
-                        Outcome::Failed(format!("every record was rejected, the stored copy stays: {first}"))
+                    Ok(fresh) if fresh.records > 0 && fresh.rejected == fresh.records => {
+                        Outcome::Failed("every record was rejected, the stored copy stays".to_owned())
                     }
-                    Ok(report) => {
-                        fresh.records = i64::try_from(report.records).unwrap_or(i64::MAX);
-                        fresh.advisories = i64::try_from(report.advisories).unwrap_or(i64::MAX);
-                        fresh.rejected = i64::try_from(report.rejected.len()).unwrap_or(i64::MAX);
+                    Ok(fresh) => {
                         store.put_feed_source(audit, &fresh).await?;
                         changed = true;
                         Outcome::Updated {

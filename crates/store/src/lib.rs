@@ -202,18 +202,7 @@ impl Store {
         if users > 0 || consumed.rows_affected() != 1 {
             return Ok(false);
         }
-        insert_user(&mut tx, user).await?;
-        let after = json!({"username": user.username, "role": user.role, "via": "setup token"});
-        append_event(
-            self.backend,
-            &mut tx,
-            audit,
-            "user.create",
-            &format!("user:{}", user.username),
-            &json!(null),
-            &after,
-        )
-        .await?;
+        insert_user(self.backend, &mut tx, audit, user).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -227,18 +216,7 @@ impl Store {
         if exists.is_some() {
             return Err(StoreError::Conflict(format!("user {}", user.username)));
         }
-        insert_user(&mut tx, user).await?;
-        let after = json!({"username": user.username, "role": user.role});
-        append_event(
-            self.backend,
-            &mut tx,
-            audit,
-            "user.create",
-            &format!("user:{}", user.username),
-            &json!(null),
-            &after,
-        )
-        .await?;
+        insert_user(self.backend, &mut tx, audit, user).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -961,7 +939,8 @@ impl Store {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-async fn insert_user(tx: &mut Tx<'_>, user: &NewUser) -> Result<(), StoreError> {
+/// Inserts a user and records it in the audit trail (never the password hash).
+async fn insert_user(backend: Backend, tx: &mut Tx<'_>, audit: &Audit, user: &NewUser) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO users (id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&user.id)
         .bind(&user.username)
@@ -970,6 +949,17 @@ async fn insert_user(tx: &mut Tx<'_>, user: &NewUser) -> Result<(), StoreError> 
         .bind(user.created_at)
         .execute(&mut **tx)
         .await?;
+    let after = json!({"username": user.username, "role": user.role});
+    append_event(
+        backend,
+        tx,
+        audit,
+        "user.create",
+        &format!("user:{}", user.username),
+        &json!(null),
+        &after,
+    )
+    .await?;
     Ok(())
 }
 

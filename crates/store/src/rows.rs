@@ -191,6 +191,33 @@ pub struct PatchRow {
     pub hosts: i64,
 }
 
+impl FeedSource {
+    /// A source with its content, not yet counted; a URL-registered source starts empty.
+    pub fn new(
+        name: &str,
+        kind: &str,
+        content: Vec<u8>,
+        sha256: String,
+        imported_at: i64,
+        url: Option<String>,
+    ) -> FeedSource {
+        FeedSource {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            content,
+            sha256,
+            imported_at,
+            url,
+            etag: None,
+            last_modified: None,
+            records: 0,
+            advisories: 0,
+            rejected: 0,
+            last_error: None,
+        }
+    }
+}
+
 /// An advisory source as imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedSource {
