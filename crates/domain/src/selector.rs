@@ -1,5 +1,18 @@
-//! Targeting pieces (§7.2.1 IP ranges, §7.2.3 machine names): IP ranges in CIDR or `a-b` form and
-//! machine-name globs. Parse errors point at the column.
+//! The selector language (§7.2 scans, §7.3 deployments, exceptions and reports all target hosts the
+//! same way). A selector is terms separated by spaces; each term is `key:value`, or `-key:value` to
+//! exclude:
+//!
+//! | key | matches | example |
+//! |---|---|---|
+//! | `ip` | an address in a CIDR block, an `a-b` range, or one address (§7.2.1) | `ip:10.1.0.0/16` |
+//! | `group` | membership of a directory (AD/LDAP) group, case-insensitive (§7.2.2) | `group:"Finance PCs"` |
+//! | `name` | the machine name, a glob with `*` and `?` (§7.2.3) | `name:web-*` |
+//! | `department`, `class`, `env` | the host's labels | `class:server` |
+//! | `os` | the ecosystem, a glob | `os:Ubuntu:*` |
+//!
+//! Terms with the same key are alternatives (any may match); different keys must all match; an
+//! excluding term removes every host it matches. The empty selector selects every host. Values with
+//! spaces are written in double quotes. Parse errors point at the column.
 
 use std::net::IpAddr;
 
@@ -121,9 +134,220 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// What a selector looks at on one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    pub name: String,
+    pub addresses: Vec<IpAddr>,
+    pub groups: Vec<String>,
+    pub department: String,
+    pub platform_class: String,
+    pub environment: String,
+    pub os: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Test {
+    Ip(IpRange, String),
+    Name(String),
+    Group(String),
+    Department(String),
+    Class(String),
+    Env(String),
+    Os(String),
+}
+
+impl Test {
+    fn key(&self) -> &'static str {
+        match self {
+            Test::Ip(..) => "ip",
+            Test::Name(_) => "name",
+            Test::Group(_) => "group",
+            Test::Department(_) => "department",
+            Test::Class(_) => "class",
+            Test::Env(_) => "env",
+            Test::Os(_) => "os",
+        }
+    }
+
+    fn value(&self) -> &str {
+        match self {
+            Test::Ip(_, text) => text,
+            Test::Name(v) | Test::Group(v) | Test::Department(v) | Test::Class(v) | Test::Env(v) | Test::Os(v) => v,
+        }
+    }
+
+    fn matches(&self, host: &HostFacts) -> bool {
+        let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        match self {
+            Test::Ip(range, _) => host.addresses.iter().any(|ip| range.contains(*ip)),
+            Test::Name(glob) => glob_matches(glob, &host.name),
+            Test::Group(group) => host.groups.iter().any(|g| same(g, group)),
+            Test::Department(d) => same(&host.department, d),
+            Test::Class(c) => same(&host.platform_class, c),
+            Test::Env(e) => same(&host.environment, e),
+            Test::Os(glob) => glob_matches(glob, &host.os),
+        }
+    }
+}
+
+/// A parsed selector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    include: Vec<Test>,
+    exclude: Vec<Test>,
+}
+
+impl Selector {
+    pub fn parse(text: &str) -> Result<Selector, SelectorError> {
+        let mut selector = Selector::default();
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let mut i = 0;
+        let column = |i: usize| chars.get(i).map_or(text.chars().count() + 1, |_| i + 1);
+        while i < chars.len() {
+            if chars[i].1.is_whitespace() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let exclude = chars[i].1 == '-';
+            if exclude {
+                i += 1;
+            }
+            let key_start = i;
+            while i < chars.len() && chars[i].1 != ':' && !chars[i].1.is_whitespace() {
+                i += 1;
+            }
+            let key: String = chars[key_start..i].iter().map(|(_, c)| c).collect();
+            if i >= chars.len() || chars[i].1 != ':' {
+                return Err(error(column(start), format!("expected key:value, found {key:?}")));
+            }
+            i += 1;
+            let value_start = i;
+            let value: String = if chars.get(i).is_some_and(|(_, c)| *c == '"') {
+                i += 1;
+                let from = i;
+                while i < chars.len() && chars[i].1 != '"' {
+                    i += 1;
+                }
+                if i >= chars.len() {
+                    return Err(error(column(value_start), "the quoted value has no closing \""));
+                }
+                let quoted: String = chars[from..i].iter().map(|(_, c)| c).collect();
+                i += 1;
+                quoted
+            } else {
+                while i < chars.len() && !chars[i].1.is_whitespace() {
+                    i += 1;
+                }
+                chars[value_start..i].iter().map(|(_, c)| c).collect()
+            };
+            if value.is_empty() {
+                return Err(error(column(value_start), format!("{key}: has no value")));
+            }
+            let test = match key.as_str() {
+                "ip" => {
+                    let range = IpRange::parse(&value)
+                        .map_err(|e| error(column(value_start) + e.column - 1, format!("ip: {}", e.message)))?;
+                    Test::Ip(range, value)
+                }
+                "name" => Test::Name(value),
+                "group" => Test::Group(value),
+                "department" => Test::Department(value),
+                "class" => Test::Class(value),
+                "env" => Test::Env(value),
+                "os" => Test::Os(value),
+                other => {
+                    return Err(error(
+                        column(key_start),
+                        format!("unknown key {other:?}: use ip, name, group, department, class, env or os"),
+                    ));
+                }
+            };
+            if exclude {
+                selector.exclude.push(test)
+            } else {
+                selector.include.push(test)
+            }
+        }
+        Ok(selector)
+    }
+
+    /// Whether the selector selects this host.
+    pub fn matches(&self, host: &HostFacts) -> bool {
+        if self.exclude.iter().any(|t| t.matches(host)) {
+            return false;
+        }
+        let mut keys: Vec<&str> = self.include.iter().map(Test::key).collect();
+        keys.dedup();
+        keys.iter()
+            .all(|key| self.include.iter().filter(|t| t.key() == *key).any(|t| t.matches(host)))
+    }
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let terms = self
+            .include
+            .iter()
+            .map(|t| ("", t))
+            .chain(self.exclude.iter().map(|t| ("-", t)));
+        let mut first = true;
+        for (sign, test) in terms {
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            let value = test.value();
+            if value.contains(char::is_whitespace) {
+                write!(f, "{sign}{}:\"{value}\"", test.key())?;
+            } else {
+                write!(f, "{sign}{}:{value}", test.key())?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn host(name: &str, ip: &str, groups: &[&str], class: &str, os: &str) -> HostFacts {
+        HostFacts {
+            name: name.into(),
+            addresses: vec![ip.parse().unwrap()],
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            department: "Finance".into(),
+            platform_class: class.into(),
+            environment: "production".into(),
+            os: os.into(),
+        }
+    }
+
+    #[test]
+    fn selectors_combine_terms() {
+        let web = host("web-01", "10.1.2.3", &["Web Servers"], "server", "Debian:12");
+        let pc = host("fin-pc-7", "10.2.0.9", &["Finance PCs"], "desktop", "Ubuntu:20.04:LTS");
+        let s = Selector::parse("ip:10.1.0.0/16 ip:10.2.0.0/16 -name:fin-* class:server").unwrap();
+        assert!(s.matches(&web));
+        assert!(!s.matches(&pc));
+        let s = Selector::parse("group:\"finance pcs\" os:Ubuntu:*").unwrap();
+        assert!(s.matches(&pc) && !s.matches(&web));
+        assert!(Selector::parse("").unwrap().matches(&web));
+        assert!(!Selector::parse("-env:production").unwrap().matches(&web));
+        assert_eq!(s.to_string(), "group:\"finance pcs\" os:Ubuntu:*");
+    }
+
+    #[test]
+    fn errors_point_at_the_column() {
+        assert_eq!(Selector::parse("name:web-* colour:blue").unwrap_err().column, 12);
+        // Column 20 is the "40" of the prefix.
+        assert_eq!(Selector::parse("name:a ip:10.0.0.0/40").unwrap_err().column, 20);
+        assert_eq!(Selector::parse("class:server web").unwrap_err().column, 14);
+        assert_eq!(Selector::parse("group:\"open").unwrap_err().column, 7);
+        assert_eq!(Selector::parse("os:").unwrap_err().column, 4);
+    }
 
     #[test]
     fn ranges() {
@@ -154,6 +378,22 @@ mod tests {
         fn parsing_never_panics(text in "\\PC{0,40}") {
             let _ = IpRange::parse(&text);
             let _ = glob_matches(&text, "web-01.example.org");
+            if let Err(e) = Selector::parse(&text) {
+                proptest::prop_assert!(e.column >= 1 && e.column <= text.chars().count() + 1);
+            }
+        }
+
+        /// What a selector prints parses back to the same selector.
+        #[test]
+        fn selectors_round_trip(terms in proptest::collection::vec(
+            ("-?", "(name|group|department|class|env|os)", "[a-z*?][a-z0-9 *-]{0,8}"), 0..5)) {
+            let text: Vec<String> = terms.iter().map(|(sign, key, value)| {
+                let value = value.trim();
+                let value = if value.is_empty() { "x" } else { value };
+                if value.contains(' ') { format!("{sign}{key}:\"{value}\"") } else { format!("{sign}{key}:{value}") }
+            }).collect();
+            let parsed = Selector::parse(&text.join(" ")).unwrap();
+            proptest::prop_assert_eq!(Selector::parse(&parsed.to_string()).unwrap(), parsed);
         }
     }
 }

@@ -247,6 +247,9 @@ pub(crate) struct HostsArgs {
     /// Only hosts missing at least one patch.
     #[arg(long)]
     missing: bool,
+    /// A selector: `name:web-* -class:desktop ip:10.1.0.0/16 os:Ubuntu:*` (see ARCHITECTURE.md).
+    #[arg(long)]
+    select: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -260,6 +263,7 @@ pub(crate) fn hosts(args: &HostsArgs) -> anyhow::Result<ExitCode> {
             os: args.os.clone(),
             department: args.department.clone(),
             missing: args.missing.then_some(true),
+            select: args.select.clone(),
         };
         let hosts = filter
             .apply(store.hosts().await?)

@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use patchwarden_domain::selector::{IpRange, glob_matches};
+use patchwarden_domain::selector::{HostFacts, IpRange, Selector, glob_matches};
 use patchwarden_proto::{EnrollRequest, EnrollResponse};
 use patchwarden_store::{Audit, HostRow, NewApiToken, NewEnrollmentToken, NewHost, NewUser};
 use serde::Deserialize;
@@ -454,6 +454,8 @@ pub struct HostFilter {
     pub os: Option<String>,
     pub department: Option<String>,
     pub missing: Option<bool>,
+    /// A selector in the selector language (`name:web-* -class:desktop ip:10.1.0.0/16`).
+    pub select: Option<String>,
 }
 
 impl HostFilter {
@@ -465,6 +467,12 @@ impl HostFilter {
             .map(IpRange::parse)
             .transpose()
             .map_err(|e| ApiError::bad_request("invalid_filter", format!("ip: {e}")))?;
+        let selector = self
+            .select
+            .as_deref()
+            .map(Selector::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_selector", format!("select: {e}")))?;
         Ok(hosts
             .into_iter()
             .filter(|h| {
@@ -476,8 +484,22 @@ impl HostFilter {
                     && self.os.as_deref().is_none_or(|os| h.os.eq_ignore_ascii_case(os))
                     && self.department.as_deref().is_none_or(|d| h.labels.department == d)
                     && self.missing.is_none_or(|m| (h.findings > 0) == m)
+                    && selector.as_ref().is_none_or(|s| s.matches(&host_facts(h)))
             })
             .collect())
+    }
+}
+
+/// What the selector language sees of a stored host. Directory groups come with directory sync.
+pub fn host_facts(h: &HostRow) -> HostFacts {
+    HostFacts {
+        name: h.hostname.clone(),
+        addresses: h.addresses.iter().filter_map(|a| a.ip.parse().ok()).collect(),
+        groups: Vec::new(),
+        department: h.labels.department.clone(),
+        platform_class: h.labels.platform_class.clone(),
+        environment: h.labels.environment.clone(),
+        os: h.os.clone(),
     }
 }
 

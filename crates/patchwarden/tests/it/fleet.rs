@@ -301,6 +301,30 @@ fn fleet(db: Db, tag: u8) {
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["deb12-web", "focal-kiosk"]);
+    // The selector language: an address range, less a name glob.
+    let select = format!("ip:{range} -name:focal-*")
+        .replace(' ', "%20")
+        .replace(':', "%3A")
+        .replace('*', "%2A");
+    let selected = server.api.get(&format!("/api/v1/hosts?select={select}"), &server.admin);
+    let names: Vec<&str> = selected["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["deb12-web"]);
+    let (status, body) = server
+        .api
+        .call("GET", "/api/v1/hosts?select=colour%3Ablue", Some(&server.admin), None);
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("column 1: unknown key"),
+        "{body}"
+    );
     let missing = server.api.get("/api/v1/hosts?missing=true", &server.admin);
     assert_eq!(
         missing["hosts"].as_array().unwrap().len(),
