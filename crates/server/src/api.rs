@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use patchwarden_domain::selector::{HostFacts, IpRange, Selector, glob_matches};
 use patchwarden_proto::{EnrollRequest, EnrollResponse};
 use patchwarden_store::{Audit, HostRow, NewApiToken, NewEnrollmentToken, NewHost, NewUser};
@@ -22,45 +22,85 @@ use crate::ingest;
 use crate::secrets;
 use crate::state::{AppState, SETUP_TOKEN_KEY};
 
-/// Every route: (method, path). The OpenAPI document and the permission tests are checked against it.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/api/v1/health"),
-    ("GET", "/api/v1/openapi.json"),
-    ("POST", "/api/v1/setup"),
-    ("POST", "/api/v1/sessions"),
-    ("POST", "/api/v1/users"),
-    ("POST", "/api/v1/tokens"),
-    ("POST", "/api/v1/enrollment-tokens"),
-    ("GET", "/api/v1/agent/ca"),
-    ("POST", "/api/v1/agent/enroll"),
-    ("POST", "/api/v1/agent/hosts/{id}/reports"),
-    ("GET", "/api/v1/hosts"),
-    ("GET", "/api/v1/hosts/{id}"),
-    ("POST", "/api/v1/hosts/{id}/revoke"),
-    ("GET", "/api/v1/patches"),
-    ("GET", "/api/v1/feeds"),
-];
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health, the OpenAPI document, first-administrator setup, login, the CA, enrollment
+    /// (each proves itself with what it carries: a setup token, a password, an enrollment token).
+    Public,
+    /// An enrolled host, by its credential.
+    Agent,
+    /// People and scripts with one of these roles (§6).
+    Roles(&'static [Role]),
+}
+
+/// One route of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
 
 /// Roles that may read inventories, findings and feeds.
 const READERS: &[Role] = &Role::ALL;
+/// Roles that manage users, enrollment and credentials (§6 Administrator).
+const ADMINISTRATORS: &[Role] = &[Role::Administrator];
+
+const fn route(method: &'static str, path: &'static str, access: Access) -> Route {
+    Route { method, path, access }
+}
+
+/// The route table: the router is built from it, the OpenAPI document and the permission matrix
+/// are tested against it, so a route cannot exist without its access rule.
+pub const ROUTES: &[Route] = &[
+    route("GET", "/api/v1/health", Access::Public),
+    route("GET", "/api/v1/openapi.json", Access::Public),
+    route("POST", "/api/v1/setup", Access::Public),
+    route("POST", "/api/v1/sessions", Access::Public),
+    route("POST", "/api/v1/users", Access::Roles(ADMINISTRATORS)),
+    route("POST", "/api/v1/tokens", Access::Roles(READERS)),
+    route("POST", "/api/v1/enrollment-tokens", Access::Roles(ADMINISTRATORS)),
+    route("GET", "/api/v1/agent/ca", Access::Public),
+    route("POST", "/api/v1/agent/enroll", Access::Public),
+    route("POST", "/api/v1/agent/hosts/{id}/reports", Access::Agent),
+    route("GET", "/api/v1/hosts", Access::Roles(READERS)),
+    route("GET", "/api/v1/hosts/{id}", Access::Roles(READERS)),
+    route("POST", "/api/v1/hosts/{id}/revoke", Access::Roles(ADMINISTRATORS)),
+    route("GET", "/api/v1/patches", Access::Roles(READERS)),
+    route("GET", "/api/v1/feeds", Access::Roles(READERS)),
+];
+
+fn handler(route: &Route) -> MethodRouter<AppState> {
+    match (route.method, route.path) {
+        ("GET", "/api/v1/health") => get(|| async { Json(json!({"status": "ok"})) }),
+        ("GET", "/api/v1/openapi.json") => get(openapi),
+        ("POST", "/api/v1/setup") => post(setup),
+        ("POST", "/api/v1/sessions") => post(login),
+        ("POST", "/api/v1/users") => post(create_user),
+        ("POST", "/api/v1/tokens") => post(create_token),
+        ("POST", "/api/v1/enrollment-tokens") => post(create_enrollment_token),
+        ("GET", "/api/v1/agent/ca") => get(ca),
+        ("POST", "/api/v1/agent/enroll") => post(enroll),
+        ("POST", "/api/v1/agent/hosts/{id}/reports") => post(report),
+        ("GET", "/api/v1/hosts") => get(hosts),
+        ("GET", "/api/v1/hosts/{id}") => get(host),
+        ("POST", "/api/v1/hosts/{id}/revoke") => post(revoke),
+        ("GET", "/api/v1/patches") => get(patches),
+        ("GET", "/api/v1/feeds") => get(feeds),
+        // A table entry without a handler answers 501; the permission matrix test fails on it.
+        _ => axum::routing::any(|| async {
+            ApiError::new(StatusCode::NOT_IMPLEMENTED, "no_handler", "this route has no handler")
+        }),
+    }
+}
 
 pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
-        .route("/api/v1/health", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/setup", post(setup))
-        .route("/api/v1/sessions", post(login))
-        .route("/api/v1/users", post(create_user))
-        .route("/api/v1/tokens", post(create_token))
-        .route("/api/v1/enrollment-tokens", post(create_enrollment_token))
-        .route("/api/v1/agent/ca", get(ca))
-        .route("/api/v1/agent/enroll", post(enroll))
-        .route("/api/v1/agent/hosts/{id}/reports", post(report))
-        .route("/api/v1/hosts", get(hosts))
-        .route("/api/v1/hosts/{id}", get(host))
-        .route("/api/v1/hosts/{id}/revoke", post(revoke))
-        .route("/api/v1/patches", get(patches))
-        .route("/api/v1/feeds", get(feeds))
+    let mut router = axum::Router::new();
+    for route in ROUTES {
+        router = router.route(route.path, handler(route));
+    }
+    router
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -240,7 +280,7 @@ async fn create_user(
 ) -> Result<Response, ApiError> {
     let now = clock::now();
     let principal = auth::principal(&state, &headers, now).await?;
-    principal.require(&[Role::Administrator])?;
+    principal.require(ADMINISTRATORS)?;
     let request: CreateUser = body(&bytes)?;
     let role = Role::from_name(&request.role)
         .ok_or_else(|| ApiError::bad_request("invalid_role", format!("unknown role {:?}", request.role)))?;
@@ -339,7 +379,7 @@ async fn create_enrollment_token(
 ) -> Result<Response, ApiError> {
     let now = clock::now();
     let principal = auth::principal(&state, &headers, now).await?;
-    principal.require(&[Role::Administrator])?;
+    principal.require(ADMINISTRATORS)?;
     let request: CreateEnrollmentToken = body(&bytes)?;
     if !(1..=24 * 365).contains(&request.expires_in_hours) || !(1..=1_000_000).contains(&request.uses) {
         return Err(ApiError::bad_request(
@@ -439,7 +479,7 @@ async fn revoke(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let principal = auth::principal(&state, &headers, clock::now()).await?;
-    principal.require(&[Role::Administrator])?;
+    principal.require(ADMINISTRATORS)?;
     if !state.store.revoke_host(&principal.audit(clock::now()), &id).await? {
         return Err(ApiError::not_found(format!("no host {id}")));
     }

@@ -141,10 +141,78 @@ fn openapi_lists_every_route() {
     documented.sort();
     let mut routes: Vec<(String, String)> = patchwarden_server::api::ROUTES
         .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
         .collect();
     routes.sort();
     assert_eq!(documented, routes);
+}
+
+/// The permission matrix: every role against every route of the route table (so a new route
+/// cannot be left out), allowed where the table allows it and 403 elsewhere; agents' routes refuse
+/// people's tokens; public routes need nothing. No route answers 5xx.
+#[test]
+fn permission_matrix() {
+    use patchwarden_server::api::{Access, ROUTES};
+    use patchwarden_server::auth::Role;
+
+    let server = TestServer::start(Db::Sqlite, loopback(), vec![], &[]);
+    let api = &server.api;
+    let mut tokens = vec![(Role::Administrator, server.admin.clone())];
+    for role in Role::ALL.into_iter().filter(|r| *r != Role::Administrator) {
+        let user = role.name().replace('_', "-");
+        let made = api.call(
+            "POST",
+            "/api/v1/users",
+            Some(&server.admin),
+            Some(json!({"username": user, "password": PASSWORD, "role": role.name()})),
+        );
+        assert_eq!(made.0, 201, "{}", made.1);
+        tokens.push((role, api.login(&user, PASSWORD)));
+    }
+    let (host, _) = enroll_direct(&server);
+    let mut checked = 0;
+    // Revocation last: it changes the host the other routes read.
+    let mut routes: Vec<_> = ROUTES.iter().collect();
+    routes.sort_by_key(|r| r.path.ends_with("/revoke"));
+    for route in routes {
+        let path = route.path.replace("{id}", &host);
+        let body = b"{}";
+        match route.access {
+            Access::Public => {
+                let (status, answer) = api.raw(route.method, &path, None, &[], body);
+                assert!(
+                    status != 401 && status != 403 && status < 500,
+                    "{} {path}: {status} {answer}",
+                    route.method
+                );
+            }
+            Access::Agent => {
+                for (role, token) in &tokens {
+                    let (status, _) = api.raw(route.method, &path, Some(token), &[], body);
+                    assert_eq!(status, 401, "{} {path} took a {role:?} token", route.method);
+                }
+            }
+            Access::Roles(allowed) => {
+                let (status, _) = api.raw(route.method, &path, None, &[], body);
+                assert_eq!(status, 401, "{} {path} without a token", route.method);
+                for (role, token) in &tokens {
+                    let (status, answer) = api.raw(route.method, &path, Some(token), &[], body);
+                    if allowed.contains(role) {
+                        assert!(
+                            status != 401 && status != 403 && status < 500,
+                            "{role:?} {} {path}: {status} {answer}",
+                            route.method
+                        );
+                    } else {
+                        assert_eq!(status, 403, "{role:?} {} {path}: {answer}", route.method);
+                        assert_eq!(answer["error"]["code"], "forbidden");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 6 * 8, "{checked} role × route checks");
 }
 
 fn enroll_direct(server: &TestServer) -> (String, String) {
