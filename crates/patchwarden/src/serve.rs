@@ -79,6 +79,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    // Logs go to standard error; RUST_LOG chooses (`RUST_LOG=debug` logs every request).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     runtime()?.block_on(async {
         let mut config = args.data.config(args.listen);
         config.names = args.names.clone();

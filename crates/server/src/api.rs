@@ -100,9 +100,19 @@ pub fn router(state: AppState) -> axum::Router {
     for route in ROUTES {
         router = router.route(route.path, handler(route));
     }
+    // Each request is logged at debug level (method, path, status, latency — never headers or
+    // bodies, which carry credentials); server errors at error level.
+    let trace = tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(|request: &axum::http::Request<_>| {
+            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        })
+        .on_request(())
+        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG))
+        .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::ERROR));
     router
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::disable())
+        .layer(trace)
         .with_state(state)
 }
 

@@ -60,6 +60,9 @@ impl From<patchwarden_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, "{}", self.message);
+        }
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),

@@ -177,7 +177,17 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
                     // Failures are recorded per source (`last_error`); the schedule goes on.
                     _ = tick.tick() => {
                         let audit = patchwarden_store::Audit { actor: "feed-sync".into(), at: clock::now() };
-                        let _ = sync::sync_all(&store, &audit).await;
+                        match sync::sync_all(&store, &audit).await {
+                            Ok(outcomes) => {
+                                for (name, outcome) in outcomes {
+                                    match outcome {
+                                        sync::Outcome::Failed(message) => tracing::warn!(feed = %name, "feed sync failed: {message}"),
+                                        other => tracing::info!(feed = %name, "feed sync: {other:?}"),
+                                    }
+                                }
+                            }
+                            Err(e) => tracing::error!("feed sync: {e}"),
+                        }
                     }
                 }
             }
@@ -232,19 +242,26 @@ async fn reload_if_changed(state: &AppState) {
     if generation == state.advisories().generation {
         return;
     }
-    if let Ok(fresh) = advisories::load(&state.store).await
-        && advisories::recompute_all(
-            &state.store,
-            &fresh,
-            &patchwarden_store::Audit {
-                actor: "system".into(),
-                at: clock::now(),
-            },
-        )
-        .await
-        .is_ok()
-    {
-        state.set_advisories(fresh);
+    let audit = patchwarden_store::Audit {
+        actor: "system".into(),
+        at: clock::now(),
+    };
+    let reloaded = match advisories::load(&state.store).await {
+        Ok(fresh) => advisories::recompute_all(&state.store, &fresh, &audit)
+            .await
+            .map(|hosts| (fresh, hosts)),
+        Err(e) => Err(e),
+    };
+    match reloaded {
+        Ok((fresh, hosts)) => {
+            tracing::info!(
+                advisories = fresh.index.advisories().len(),
+                hosts,
+                "advisories changed: findings recomputed"
+            );
+            state.set_advisories(fresh);
+        }
+        Err(e) => tracing::error!("reloading advisories: {e}"),
     }
 }
 
