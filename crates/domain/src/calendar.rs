@@ -191,5 +191,15 @@ pub fn england_and_wales_bank_holidays(year: i16) -> Vec<(Date, &'static str)> {
     days
 }
 
+/// A local Europe/London time (`YYYY-MM-DD HH:MM`) as an instant, for tests that read like the
+/// policy does.
+#[cfg(test)]
+pub(crate) fn london(text: &str) -> Timestamp {
+    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", text)
+        .and_then(|t| t.to_zoned(jiff::tz::db().get("Europe/London")?))
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
 #[cfg(test)]
 mod tests;

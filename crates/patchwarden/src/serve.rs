@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use patchwarden_server::api::{HostFilter, finding_json, host_json};
+use patchwarden_server::api::{HostFilter, host_json};
 use patchwarden_server::{Config, clock};
 use serde_json::json;
 
@@ -310,17 +310,9 @@ pub(crate) struct HostArgs {
 pub(crate) fn host(args: &HostArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let store = patchwarden_server::open_store(&args.data.config(loopback())).await?;
-        let Some(row) = store.hosts().await?.into_iter().find(|h| h.id == args.id) else {
+        let Some(out) = patchwarden_server::api::host_detail(&store, &args.id).await? else {
             anyhow::bail!("no host {}", args.id);
         };
-        let mut out = host_json(&row);
-        out["missing"] = store.host_findings(&args.id).await?.iter().map(finding_json).collect();
-        out["software"] = store
-            .host_software(&args.id)
-            .await?
-            .iter()
-            .map(|s| json!({"name": s.name, "version": s.version, "arch": s.arch, "source": s.source}))
-            .collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
         store.close().await;
         Ok(ExitCode::SUCCESS)

@@ -289,8 +289,7 @@ async fn create_user(
     Body(bytes): Body,
 ) -> Result<Response, ApiError> {
     let now = clock::now();
-    let principal = auth::principal(&state, &headers, now).await?;
-    principal.require(ADMINISTRATORS)?;
+    let principal = auth::authorize(&state, &headers, ADMINISTRATORS, now).await?;
     let request: CreateUser = body(&bytes)?;
     let role = Role::from_name(&request.role)
         .ok_or_else(|| ApiError::bad_request("invalid_role", format!("unknown role {:?}", request.role)))?;
@@ -320,8 +319,7 @@ async fn create_token(
     Body(bytes): Body,
 ) -> Result<Response, ApiError> {
     let now = clock::now();
-    let principal = auth::principal(&state, &headers, now).await?;
-    principal.require(READERS)?;
+    let principal = auth::authorize(&state, &headers, READERS, now).await?;
     let request: CreateToken = body(&bytes)?;
     let role = match request.role.as_deref() {
         None => principal.role,
@@ -388,8 +386,7 @@ async fn create_enrollment_token(
     Body(bytes): Body,
 ) -> Result<Response, ApiError> {
     let now = clock::now();
-    let principal = auth::principal(&state, &headers, now).await?;
-    principal.require(ADMINISTRATORS)?;
+    let principal = auth::authorize(&state, &headers, ADMINISTRATORS, now).await?;
     let request: CreateEnrollmentToken = body(&bytes)?;
     if !(1..=24 * 365).contains(&request.expires_in_hours) || !(1..=1_000_000).contains(&request.uses) {
         return Err(ApiError::bad_request(
@@ -488,8 +485,7 @@ async fn revoke(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let principal = auth::principal(&state, &headers, clock::now()).await?;
-    principal.require(ADMINISTRATORS)?;
+    let principal = auth::authorize(&state, &headers, ADMINISTRATORS, clock::now()).await?;
     if !state.store.revoke_host(&principal.audit(clock::now()), &id).await? {
         return Err(ApiError::not_found(format!("no host {id}")));
     }
@@ -576,40 +572,41 @@ async fn hosts(
     headers: HeaderMap,
     Query(filter): Query<HostFilter>,
 ) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now())
-        .await?
-        .require(READERS)?;
+    auth::authorize(&state, &headers, READERS, clock::now()).await?;
     let hosts = filter.apply(state.store.hosts().await?)?;
     Ok(Json(json!({"hosts": hosts.iter().map(host_json).collect::<Vec<_>>()})).into_response())
 }
 
 async fn host(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now())
+    auth::authorize(&state, &headers, READERS, clock::now()).await?;
+    let detail = host_detail(&state.store, &id)
         .await?
-        .require(READERS)?;
-    let row = state
-        .store
-        .hosts()
-        .await?
-        .into_iter()
-        .find(|h| h.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no host {id}")))?;
-    let facts: Value =
-        serde_json::from_str(&state.store.host_facts(&id).await?.unwrap_or_default()).unwrap_or(Value::Null);
-    let software = state.store.host_software(&id).await?;
-    let findings = state.store.host_findings(&id).await?;
+    Ok(Json(detail).into_response())
+}
+
+/// One host as the API and the CLI show it: identity, hardware, software versions (§7.5.3) and
+/// missing patches (§7.5.2); `None` if there is no such host.
+pub async fn host_detail(
+    store: &patchwarden_store::Store,
+    id: &str,
+) -> Result<Option<Value>, patchwarden_store::StoreError> {
+    let Some(row) = store.host(id).await? else {
+        return Ok(None);
+    };
+    let facts: Value = serde_json::from_str(&store.host_facts(id).await?.unwrap_or_default()).unwrap_or(Value::Null);
     let mut out = host_json(&row);
-    out["hardware"] = facts["hardware"].clone();
-    out["kernel"] = facts["kernel"].clone();
-    out["fqdn"] = facts["fqdn"].clone();
-    out["domain"] = facts["domain"].clone();
-    out["machine_id"] = facts["machine_id"].clone();
-    out["software"] = software
+    for field in ["hardware", "kernel", "fqdn", "domain", "machine_id"] {
+        out[field] = facts[field].clone();
+    }
+    out["software"] = store
+        .host_software(id)
+        .await?
         .iter()
         .map(|s| json!({"name": s.name, "version": s.version, "arch": s.arch, "source": s.source, "source_version": s.source_version, "module": s.module}))
         .collect();
-    out["missing"] = findings.iter().map(finding_json).collect();
-    Ok(Json(out).into_response())
+    out["missing"] = store.host_findings(id).await?.iter().map(finding_json).collect();
+    Ok(Some(out))
 }
 
 pub fn finding_json(f: &patchwarden_store::FindingRow) -> Value {
@@ -627,9 +624,7 @@ pub fn finding_json(f: &patchwarden_store::FindingRow) -> Value {
 }
 
 async fn patches(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now())
-        .await?
-        .require(READERS)?;
+    auth::authorize(&state, &headers, READERS, clock::now()).await?;
     let patches = state.store.patches().await?;
     let rows: Vec<Value> = patches
         .iter()
@@ -642,9 +637,7 @@ async fn patches(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
 }
 
 async fn feeds(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::principal(&state, &headers, clock::now())
-        .await?
-        .require(READERS)?;
+    auth::authorize(&state, &headers, READERS, clock::now()).await?;
     let sources = state.store.feed_sources().await?;
     let advisories = state.advisories();
     let rows: Vec<Value> = sources

@@ -106,6 +106,14 @@ pub async fn principal(state: &AppState, headers: &HeaderMap, now: i64) -> Resul
     })
 }
 
+/// The person or script behind an API token, if they hold one of `roles`: the check every
+/// role-protected route makes, with the roles its entry in the route table names.
+pub async fn authorize(state: &AppState, headers: &HeaderMap, roles: &[Role], now: i64) -> Result<Principal, ApiError> {
+    let principal = principal(state, headers, now).await?;
+    principal.require(roles)?;
+    Ok(principal)
+}
+
 /// The host whose credential this is; revoked and unknown credentials are refused.
 pub async fn agent(state: &AppState, headers: &HeaderMap) -> Result<patchwarden_store::AgentSession, ApiError> {
     let credential = bearer(headers)?;

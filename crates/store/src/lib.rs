@@ -582,19 +582,34 @@ impl Store {
     // ---- reading ----
 
     pub async fn hosts(&self) -> Result<Vec<HostRow>, StoreError> {
-        let rows = sqlx::query(
+        self.host_rows(None).await
+    }
+
+    /// One host, without reading the others.
+    pub async fn host(&self, host_id: &str) -> Result<Option<HostRow>, StoreError> {
+        Ok(self.host_rows(Some(host_id)).await?.pop())
+    }
+
+    async fn host_rows(&self, only: Option<&str>) -> Result<Vec<HostRow>, StoreError> {
+        let filter = if only.is_some() { "WHERE h.id = $1" } else { "" };
+        let sql = format!(
             "SELECT h.id, h.hostname, h.os, h.department, h.platform_class, h.environment, h.last_seen, h.revoked, \
              h.last_sequence, h.dropped_reports, \
              (SELECT COUNT(*) FROM findings f WHERE f.host_id = h.id), \
              (SELECT COUNT(*) FROM host_software s WHERE s.host_id = h.id) \
-             FROM hosts h ORDER BY h.hostname, h.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let addresses =
-            sqlx::query("SELECT host_id, interface, ip, mac FROM host_addresses ORDER BY host_id, interface, ip")
-                .fetch_all(&self.pool)
-                .await?;
+             FROM hosts h {filter} ORDER BY h.hostname, h.id"
+        );
+        let address_filter = if only.is_some() { "WHERE host_id = $1" } else { "" };
+        let address_sql = format!(
+            "SELECT host_id, interface, ip, mac FROM host_addresses {address_filter} ORDER BY host_id, interface, ip"
+        );
+        let (mut query, mut address_query) = (sqlx::query(&sql), sqlx::query(&address_sql));
+        if let Some(id) = only {
+            query = query.bind(id);
+            address_query = address_query.bind(id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let addresses = address_query.fetch_all(&self.pool).await?;
         let mut hosts: Vec<HostRow> = rows
             .into_iter()
             .map(|r| HostRow {
@@ -615,10 +630,12 @@ impl Store {
                 addresses: Vec::new(),
             })
             .collect();
+        // Index by id: a fleet has tens of thousands of hosts and several addresses each.
+        let position: HashMap<String, usize> = hosts.iter().enumerate().map(|(i, h)| (h.id.clone(), i)).collect();
         for row in addresses {
             let host_id: String = row.get(0);
-            if let Some(host) = hosts.iter_mut().find(|h| h.id == host_id) {
-                host.addresses.push(AddressRow {
+            if let Some(&i) = position.get(&host_id) {
+                hosts[i].addresses.push(AddressRow {
                     interface: row.get(1),
                     ip: row.get(2),
                     mac: row.get(3),

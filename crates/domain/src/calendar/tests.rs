@@ -2,17 +2,10 @@
 //! holidays and the clock changes, and properties over arbitrary release times.
 
 use super::*;
+use crate::calendar::london as local;
 
 fn london() -> BusinessCalendar {
     BusinessCalendar::new("Europe/London", Holidays::EnglandAndWales, BTreeSet::new()).unwrap()
-}
-
-fn local(text: &str) -> Timestamp {
-    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", text)
-        .unwrap()
-        .to_zoned(jiff::tz::db().get("Europe/London").unwrap())
-        .unwrap()
-        .timestamp()
 }
 
 /// England and Wales bank holidays as gov.uk lists them.

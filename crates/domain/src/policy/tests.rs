@@ -1,14 +1,7 @@
 //! Every SLA and matrix cell pinned, "stricter wins", and the policy's own checks.
 
 use super::*;
-
-fn local(text: &str) -> Timestamp {
-    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", text)
-        .unwrap()
-        .to_zoned(jiff::tz::db().get("Europe/London").unwrap())
-        .unwrap()
-        .timestamp()
-}
+use crate::calendar::london as local;
 
 fn due(category: Category, severity: Option<Severity>, share: f64, released: &str) -> Deadline {
     let policy = Policy::default();

@@ -208,15 +208,11 @@ fn fleet(db: Db, tag: u8) {
             host.name,
             &state,
             host,
-            &[
-                "enroll",
-                "--server",
-                &server.url,
-                "--token",
-                &token,
-                "--ca-fingerprint",
-                &server.fingerprint(),
-            ],
+            &server
+                .enroll_args(&token)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
         );
         assert!(
             enrolled.status.success(),

@@ -386,15 +386,11 @@ fn outages_and_a_killed_agent_lose_nothing() {
     let enrolled = agent(
         &state,
         &root,
-        &[
-            "enroll",
-            "--server",
-            &server.url,
-            "--token",
-            &token,
-            "--ca-fingerprint",
-            &server.fingerprint(),
-        ],
+        &server
+            .enroll_args(&token)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
     );
     assert!(
         enrolled.status.success(),

@@ -127,6 +127,21 @@ impl TestServer {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// `enroll --server URL --token T --ca-fingerprint F` for this server.
+    pub fn enroll_args(&self, token: &str) -> Vec<String> {
+        [
+            "enroll",
+            "--server",
+            &self.url,
+            "--token",
+            token,
+            "--ca-fingerprint",
+            &self.fingerprint(),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
     pub fn block_on<F: Future>(&self, f: F) -> F::Output {
         self.runtime.block_on(f)
     }
