@@ -119,19 +119,11 @@ impl Store {
     async fn write(&self) -> Result<(Tx<'static>, Option<tokio::sync::OwnedMutexGuard<()>>), StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => {
-                let guard = self.exclusive().await;
-                (self.pool.begin_with("BEGIN IMMEDIATE").await?, guard)
+                let guard = Arc::clone(&self.writer).lock_owned().await;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(guard))
             }
             Backend::Postgres => (self.pool.begin().await?, None),
         })
-    }
-
-    /// The in-process writer lock (SQLite only), for single-statement writes too.
-    async fn exclusive(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match self.backend {
-            Backend::Sqlite => Some(Arc::clone(&self.writer).lock_owned().await),
-            Backend::Postgres => None,
-        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -450,3 +450,55 @@ fn outages_and_a_killed_agent_lose_nothing() {
     assert_eq!(hosts["hosts"][0]["missing_patches"], 94);
     assert_eq!(hosts["hosts"][0]["dropped_reports"], 0);
 }
+
+/// An agent given the wrong CA fingerprint, or a plain-HTTP URL, refuses to enroll and stores no
+/// credential: a man in the middle cannot make it trust another CA.
+#[test]
+fn enrollment_refuses_the_wrong_ca_and_plain_http() {
+    let server = TestServer::start(Db::Sqlite, loopback(), vec![], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = host_root(
+        &dir.path().join("root"),
+        DEBIAN12,
+        &[("var/lib/dpkg/status", &shared("inventories/debian12.dpkg-status"))],
+    );
+    let state = dir.path().join("state");
+    let token = server.enrollment_token(json!({}));
+    let wrong = "AB:".repeat(31) + "AB";
+    let out = agent(
+        &state,
+        &root,
+        &[
+            "enroll",
+            "--server",
+            &server.url,
+            "--token",
+            &token,
+            "--ca-fingerprint",
+            &wrong,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to trust it"), "{err}");
+    assert!(!state.join("credential").exists());
+    let plain = server.url.replacen("https://", "http://", 1);
+    let out = agent(
+        &state,
+        &root,
+        &[
+            "enroll",
+            "--server",
+            &plain,
+            "--token",
+            &token,
+            "--ca-fingerprint",
+            &server.fingerprint(),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must start with https://"));
+    // The token was not used up by the refused attempts.
+    let args = server.enroll_args(&token);
+    let out = agent(&state, &root, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
