@@ -189,6 +189,7 @@ pub async fn receive(
                 mac: a.mac.clone(),
             })
             .collect(),
+        platform_class: host.platform_class.clone(),
         dropped: i64::try_from(report.dropped).unwrap_or(i64::MAX),
         inventory: inventory_record,
         findings,

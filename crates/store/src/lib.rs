@@ -4,6 +4,7 @@
 //! Architecture invariant: this is the only crate that speaks SQL. Each method is one transaction;
 //! a report, its inventory, its history and its findings are stored together or not at all.
 
+mod policy;
 mod rows;
 
 use std::collections::HashMap;
@@ -24,6 +25,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     Url(String),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
     #[error("{0} already exists")]
     Conflict(String),
     #[error(
@@ -43,11 +46,46 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run. On SQLite one connection: SQLite has one writer at a time
+    /// anyway, the pool queues writers fairly (its busy handler polls and can starve one under
+    /// steady contention), and a connection that is the only writer keeps its page cache warm (a
+    /// connection drops its cache whenever another one wrote). On PostgreSQL the same pool.
+    writes: AnyPool,
     backend: Backend,
-    writer: Arc<tokio::sync::Mutex<()>>,
     /// Package record key → id. Records never change once stored, so ids can be remembered; only
     /// ids of committed rows enter.
     software_ids: Arc<std::sync::Mutex<HashMap<String, i64>>>,
+    /// (platform class, package name) pairs known to be in `class_packages`.
+    class_packages: Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
+}
+
+/// Page cache of the SQLite writer connection, and of each reader: the writer walks the big
+/// per-host tables' indexes on every report.
+const WRITER_CACHE_KIB: u32 = 64 << 10;
+const READER_CACHE_KIB: u32 = 16 << 10;
+
+/// A pool of SQLite connections set up for the server: WAL, a busy timeout for other processes
+/// (the admin CLI), foreign keys, and fsync at checkpoints only (a crash may lose the last
+/// commits, never corrupt the database).
+async fn sqlite_pool(url: &str, connections: u32, cache_kib: u32) -> Result<AnyPool, StoreError> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                for pragma in [
+                    "PRAGMA journal_mode = WAL".to_owned(),
+                    "PRAGMA busy_timeout = 10000".to_owned(),
+                    "PRAGMA foreign_keys = ON".to_owned(),
+                    "PRAGMA synchronous = NORMAL".to_owned(),
+                    format!("PRAGMA cache_size = -{cache_kib}"),
+                ] {
+                    sqlx::query(&pragma).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
 }
 
 /// Beyond this many remembered ids the cache starts again (a fleet has far fewer distinct records).
@@ -67,42 +105,30 @@ impl Store {
         } else {
             return Err(StoreError::Url(url.to_owned()));
         };
-        let options = AnyPoolOptions::new();
-        let pool = match backend {
-            // One writer at a time is SQLite's rule; WAL lets readers go on meanwhile.
+        let (pool, writes) = match backend {
+            // WAL lets readers go on while the one writer writes.
             Backend::Sqlite => {
                 let url = if url.contains('?') {
                     url.to_owned()
                 } else {
                     format!("{url}?mode=rwc")
                 };
-                let pool = options
-                    .max_connections(4)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await?;
-                SQLITE_MIGRATIONS.run(&pool).await?;
-                pool
+                let writes = sqlite_pool(&url, 1, WRITER_CACHE_KIB).await?;
+                SQLITE_MIGRATIONS.run(&writes).await?;
+                (sqlite_pool(&url, 4, READER_CACHE_KIB).await?, writes)
             }
             Backend::Postgres => {
-                let pool = options.max_connections(16).connect(url).await?;
+                let pool = AnyPoolOptions::new().max_connections(16).connect(url).await?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                pool
+                (pool.clone(), pool)
             }
         };
         Ok(Store {
             pool,
+            writes,
             backend,
-            writer: Arc::new(tokio::sync::Mutex::new(())),
             software_ids: Arc::default(),
+            class_packages: Arc::default(),
         })
     }
 
@@ -112,17 +138,11 @@ impl Store {
     }
 
     /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so that
-    /// concurrent writers wait for each other (busy timeout) instead of failing when a read lock
-    /// cannot be upgraded.
-    /// Within this process writers also queue on a fair lock first: SQLite's busy handler polls
-    /// and can starve one writer past its timeout under steady contention.
-    async fn write(&self) -> Result<(Tx<'static>, Option<tokio::sync::OwnedMutexGuard<()>>), StoreError> {
+    /// a read lock never has to be upgraded (which can fail instead of waiting).
+    pub(crate) async fn write(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => {
-                let guard = Arc::clone(&self.writer).lock_owned().await;
-                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(guard))
-            }
-            Backend::Postgres => (self.pool.begin().await?, None),
+            Backend::Sqlite => self.writes.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writes.begin().await?,
         })
     }
 
@@ -132,6 +152,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writes.close().await;
     }
 
     // ---- settings ----
@@ -147,7 +168,7 @@ impl Store {
     /// Sets a setting. Its value is recorded in the audit trail only as "changed": settings hold
     /// hashes of secrets.
     pub async fn set_setting(&self, audit: &Audit, key: &str, value: &str) -> Result<(), StoreError> {
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
@@ -182,7 +203,7 @@ impl Store {
     /// Creates the first administrator, atomically with consuming the one-time setup token: of two
     /// people racing with one token, one wins.
     pub async fn create_first_admin(&self, audit: &Audit, user: &NewUser, setup_key: &str) -> Result<bool, StoreError> {
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
             .fetch_one(&mut *tx)
             .await?
@@ -200,7 +221,7 @@ impl Store {
     }
 
     pub async fn create_user(&self, audit: &Audit, user: &NewUser) -> Result<(), StoreError> {
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         let exists = sqlx::query("SELECT 1 FROM users WHERE username = $1")
             .bind(&user.username)
             .fetch_optional(&mut *tx)
@@ -227,7 +248,7 @@ impl Store {
     }
 
     pub async fn create_api_token(&self, audit: &Audit, token: &NewApiToken) -> Result<(), StoreError> {
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, role, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -277,7 +298,7 @@ impl Store {
     // ---- enrollment ----
 
     pub async fn create_enrollment_token(&self, audit: &Audit, token: &NewEnrollmentToken) -> Result<(), StoreError> {
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO enrollment_tokens (id, token_hash, created_by, created_at, expires_at, uses_left, department, platform_class, environment) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -319,7 +340,7 @@ impl Store {
         host: &NewHost,
     ) -> Result<Option<Labels>, StoreError> {
         let now = audit.at;
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         let used = sqlx::query(
             "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2",
         )
@@ -377,7 +398,8 @@ impl Store {
     /// The host a credential belongs to, if it is not revoked, with what a report needs of it.
     pub async fn agent_session(&self, credential_hash: &str) -> Result<Option<AgentSession>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, last_sequence, inventory_hash, facts FROM hosts WHERE credential_hash = $1 AND revoked = 0",
+            "SELECT id, last_sequence, inventory_hash, facts, platform_class FROM hosts \
+             WHERE credential_hash = $1 AND revoked = 0",
         )
         .bind(credential_hash)
         .fetch_optional(&self.pool)
@@ -387,12 +409,13 @@ impl Store {
             last_sequence: r.get(1),
             inventory_hash: r.get(2),
             facts: r.get(3),
+            platform_class: r.get(4),
         }))
     }
 
     /// Revokes a host's credential; `false` if there is no such host.
     pub async fn revoke_host(&self, audit: &Audit, host_id: &str) -> Result<bool, StoreError> {
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query("UPDATE hosts SET revoked = 1 WHERE id = $1 AND revoked = 0")
             .bind(host_id)
             .execute(&mut *tx)
@@ -434,7 +457,7 @@ impl Store {
             .inventory
             .as_ref()
             .map(|inventory| self.known_software_ids(inventory));
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         // The sequence check and the update are one statement: of two deliveries of one report,
         // exactly one updates the host.
         let updated = sqlx::query(
@@ -500,8 +523,19 @@ impl Store {
             )
             .await?;
         }
+        let mut class_names = Vec::new();
+        if let Some(inventory) = &report.inventory {
+            let names: Vec<&str> = inventory
+                .packages
+                .iter()
+                .flat_map(|p| std::iter::once(p.name.as_str()).chain(p.source.as_deref()))
+                .collect();
+            class_names = self
+                .record_class_packages(&mut tx, &report.platform_class, &names)
+                .await?;
+        }
         if let Some(findings) = &report.findings {
-            replace_findings(self.backend, &mut tx, &report.host_id, findings).await?;
+            replace_findings(self.backend, &mut tx, &report.host_id, findings, report.received_at).await?;
         }
         // A report that changes the host's software or facts is a state change and is audited; an
         // unchanged check-in is recorded once in `reports` (a heartbeat, not a change).
@@ -522,6 +556,7 @@ impl Store {
         }
         tx.commit().await?;
         self.remember_software_ids(learned);
+        self.remember_class_packages(class_names);
         Ok(Stored {
             stored_through: report.sequence,
             stored: true,
@@ -554,8 +589,8 @@ impl Store {
 
     /// Replaces a host's findings (after the advisories changed).
     pub async fn set_findings(&self, audit: &Audit, host_id: &str, findings: &[FindingRow]) -> Result<(), StoreError> {
-        let (mut tx, _writer) = self.write().await?;
-        replace_findings(self.backend, &mut tx, host_id, findings).await?;
+        let mut tx = self.write().await?;
+        replace_findings(self.backend, &mut tx, host_id, findings, audit.at).await?;
         let after = json!({"findings": findings.len()});
         append_event(
             self.backend,
@@ -600,8 +635,16 @@ impl Store {
             query = query.bind(id);
             address_query = address_query.bind(id);
         }
+        let group_sql = format!(
+            "SELECT host_id, group_name FROM host_groups {address_filter} ORDER BY host_id, group_name"
+        );
+        let mut group_query = sqlx::query(&group_sql);
+        if let Some(id) = only {
+            group_query = group_query.bind(id);
+        }
         let rows = query.fetch_all(&self.pool).await?;
         let addresses = address_query.fetch_all(&self.pool).await?;
+        let groups = group_query.fetch_all(&self.pool).await?;
         let mut hosts: Vec<HostRow> = rows
             .into_iter()
             .map(|r| HostRow {
@@ -620,6 +663,7 @@ impl Store {
                 findings: r.get(10),
                 packages: r.get(11),
                 addresses: Vec::new(),
+                groups: Vec::new(),
             })
             .collect();
         // Index by id: a fleet has tens of thousands of hosts and several addresses each.
@@ -632,6 +676,12 @@ impl Store {
                     ip: row.get(2),
                     mac: row.get(3),
                 });
+            }
+        }
+        for row in groups {
+            let host_id: String = row.get(0);
+            if let Some(&i) = position.get(&host_id) {
+                hosts[i].groups.push(row.get(1));
             }
         }
         Ok(hosts)
@@ -751,7 +801,7 @@ impl Store {
             .collect();
         for inventory in 0..inventories {
             let host = format!("bench-host-{inventory}");
-            let (mut tx, _writer) = self.write().await?;
+            let mut tx = self.write().await?;
             for chunk in rows.chunks(BATCH) {
                 let sql = format!(
                     "INSERT INTO bench_raw_rows (host_id, key) VALUES {}",
@@ -779,7 +829,7 @@ impl Store {
         subject: &str,
         after: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         append_event(self.backend, &mut tx, audit, action, subject, &json!(null), after).await?;
         tx.commit().await?;
         Ok(())
@@ -825,7 +875,7 @@ impl Store {
                 cutoff: retention_cutoff,
             });
         }
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         let last = sqlx::query("SELECT sequence, hash FROM audit_events WHERE at < $1 ORDER BY sequence DESC LIMIT 1")
             .bind(before)
             .fetch_optional(&mut *tx)
@@ -861,7 +911,7 @@ impl Store {
 
     /// Stores (or replaces) one advisory source with its import figures.
     pub async fn put_feed_source(&self, audit: &Audit, source: &FeedSource) -> Result<(), StoreError> {
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO feed_sources (name, kind, content, sha256, imported_at, url, etag, last_modified, records, advisories, rejected, last_error) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL) \
@@ -899,7 +949,7 @@ impl Store {
     }
 
     pub async fn feed_error(&self, audit: &Audit, name: &str, error: &str) -> Result<(), StoreError> {
-        let (mut tx, _writer) = self.write().await?;
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE feed_sources SET last_error = $2 WHERE name = $1")
             .bind(name)
             .bind(error)
@@ -946,7 +996,7 @@ impl Store {
     }
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Inserts a user and records it in the audit trail (never the password hash).
 async fn insert_user(backend: Backend, tx: &mut Tx<'_>, audit: &Audit, user: &NewUser) -> Result<(), StoreError> {
@@ -986,7 +1036,7 @@ fn software_row(r: &sqlx::any::AnyRow) -> SoftwareRow {
 /// Appends one event to the audit trail inside `tx`: the change and its record commit together.
 /// The chain's head is locked (PostgreSQL `FOR UPDATE`; SQLite's write lock is already held), so
 /// events are numbered without gaps and each hash covers the one before.
-async fn append_event(
+pub(crate) async fn append_event(
     backend: Backend,
     tx: &mut Tx<'_>,
     audit: &Audit,
@@ -1037,7 +1087,7 @@ async fn append_event(
 /// `(?, ?), (?, ?)` or `($1, $2), ($3, $4)`: `rows` rows of `columns` values, numbered from
 /// `first`. SQLite gets plain `?`: sqlx looks each `$N` up by name, which is quadratic in the number
 /// of parameters and made large batches slower than single rows.
-fn placeholders(backend: Backend, rows: usize, columns: usize, first: usize) -> String {
+pub(crate) fn placeholders(backend: Backend, rows: usize, columns: usize, first: usize) -> String {
     (0..rows)
         .map(|r| {
             let row: Vec<String> = (0..columns)
@@ -1053,12 +1103,12 @@ fn placeholders(backend: Backend, rows: usize, columns: usize, first: usize) -> 
 }
 
 /// `?, ?, ?` or `$2, $3, $4`: a list of `n` values numbered from `first`.
-fn list(backend: Backend, n: usize, first: usize) -> String {
+pub(crate) fn list(backend: Backend, n: usize, first: usize) -> String {
     placeholders(backend, n, 1, first).replace(['(', ')'], "")
 }
 
 /// Rows per multi-row statement: 400 rows × 7 values stays under SQLite's 32,766 parameters.
-const BATCH: usize = 400;
+pub(crate) const BATCH: usize = 400;
 
 /// Makes the host's software the given set, recording what was added and removed (§7.5.3).
 /// Distinct package records are inserted once, in batches; ids already known (`known`, by
@@ -1191,12 +1241,49 @@ async fn replace_software(
     Ok(learned)
 }
 
+/// Makes `findings` the host's current findings, and keeps the spans in step (§13: when each host
+/// was missing each patch): a (patch, package) no longer found is closed at `at`, a new one opened.
 async fn replace_findings(
     backend: Backend,
     tx: &mut Tx<'_>,
     host_id: &str,
     findings: &[FindingRow],
+    at: i64,
 ) -> Result<(), StoreError> {
+    let open: std::collections::HashSet<(String, String)> =
+        sqlx::query("SELECT advisory, package FROM finding_spans WHERE host_id = $1 AND closed_at IS NULL")
+            .bind(host_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    let now: std::collections::HashSet<(String, String)> =
+        findings.iter().map(|f| (f.advisory.clone(), f.package.clone())).collect();
+    for (advisory, package) in open.difference(&now) {
+        sqlx::query(
+            "UPDATE finding_spans SET closed_at = $1 WHERE host_id = $2 AND advisory = $3 AND package = $4 \
+             AND closed_at IS NULL",
+        )
+        .bind(at)
+        .bind(host_id)
+        .bind(advisory)
+        .bind(package)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let opened: Vec<&(String, String)> = now.difference(&open).collect();
+    for chunk in opened.chunks(BATCH) {
+        let sql = format!(
+            "INSERT INTO finding_spans (host_id, advisory, package, opened_at) VALUES {}",
+            placeholders(backend, chunk.len(), 4, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (advisory, package) in chunk {
+            query = query.bind(host_id).bind(advisory).bind(package).bind(at);
+        }
+        query.execute(&mut **tx).await?;
+    }
     sqlx::query("DELETE FROM findings WHERE host_id = $1")
         .bind(host_id)
         .execute(&mut **tx)

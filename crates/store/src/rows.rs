@@ -82,6 +82,7 @@ pub struct AgentSession {
     pub inventory_hash: String,
     /// The facts last stored (JSON), to tell whether a report changes them.
     pub facts: String,
+    pub platform_class: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +152,8 @@ pub struct ReportRecord {
     pub os: String,
     pub facts_json: String,
     pub addresses: Vec<AddressRow>,
+    /// The host's platform class label, under which its package names are remembered.
+    pub platform_class: String,
     pub dropped: i64,
     pub inventory: Option<InventoryRecord>,
     /// New findings, when the report changed them.
@@ -177,6 +180,8 @@ pub struct HostRow {
     pub findings: i64,
     pub packages: i64,
     pub addresses: Vec<AddressRow>,
+    /// Directory groups (§7.2.2).
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

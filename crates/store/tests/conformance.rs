@@ -52,6 +52,7 @@ fn report(
             ip: "10.1.2.3".into(),
             mac: "aa:bb".into(),
         }],
+        platform_class: "server".into(),
         dropped: 0,
         inventory: inventory.map(|packages| InventoryRecord {
             hash: format!("h{sequence}"),
