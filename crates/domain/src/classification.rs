@@ -82,7 +82,12 @@ pub struct Suggested {
 /// The category the policy's thresholds suggest for one platform class. `class_has_package`:
 /// whether any host of the class has one of the patch's packages installed (§9.1.4: a class that
 /// does not run the software does not need the patch).
-pub fn suggest(thresholds: &Suggestion, patch: &PatchFacts, class: PlatformClass, class_has_package: bool) -> Suggested {
+pub fn suggest(
+    thresholds: &Suggestion,
+    patch: &PatchFacts,
+    class: PlatformClass,
+    class_has_package: bool,
+) -> Suggested {
     if !class_has_package {
         return Suggested {
             category: Category::NotApplicable,
@@ -118,10 +123,7 @@ pub fn suggest(thresholds: &Suggestion, patch: &PatchFacts, class: PlatformClass
         ));
     }
     if patch.fleet_share >= thresholds.critical_fleet_share {
-        reasons.push(format!(
-            "{share} ≥ {:.0}%",
-            thresholds.critical_fleet_share * 100.0
-        ));
+        reasons.push(format!("{share} ≥ {:.0}%", thresholds.critical_fleet_share * 100.0));
     }
     if !reasons.is_empty() {
         if !reasons.iter().any(|r| r.contains("of the fleet")) {
@@ -171,15 +173,36 @@ mod tests {
     #[test]
     fn each_threshold_of_the_default_policy() {
         let low = Some(Severity::Low);
-        assert_eq!(category(&patch(low, &["CVE-2024-0001"], None, 0.01), true), Category::Emergency);
+        assert_eq!(
+            category(&patch(low, &["CVE-2024-0001"], None, 0.01), true),
+            Category::Emergency
+        );
         assert_eq!(category(&patch(low, &[], Some(0.5), 0.01), true), Category::Emergency);
-        assert_eq!(category(&patch(low, &[], Some(0.49), 0.01), true), Category::NotCritical);
-        assert_eq!(category(&patch(Some(Severity::Important), &[], None, 0.01), true), Category::Critical);
-        assert_eq!(category(&patch(Some(Severity::Critical), &[], None, 0.01), true), Category::Critical);
-        assert_eq!(category(&patch(Some(Severity::Moderate), &[], None, 0.69), true), Category::NotCritical);
-        assert_eq!(category(&patch(Some(Severity::Moderate), &[], None, 0.7), true), Category::Critical);
+        assert_eq!(
+            category(&patch(low, &[], Some(0.49), 0.01), true),
+            Category::NotCritical
+        );
+        assert_eq!(
+            category(&patch(Some(Severity::Important), &[], None, 0.01), true),
+            Category::Critical
+        );
+        assert_eq!(
+            category(&patch(Some(Severity::Critical), &[], None, 0.01), true),
+            Category::Critical
+        );
+        assert_eq!(
+            category(&patch(Some(Severity::Moderate), &[], None, 0.69), true),
+            Category::NotCritical
+        );
+        assert_eq!(
+            category(&patch(Some(Severity::Moderate), &[], None, 0.7), true),
+            Category::Critical
+        );
         assert_eq!(category(&patch(None, &[], None, 0.1), true), Category::NotCritical);
-        assert_eq!(category(&patch(Some(Severity::Critical), &["CVE-2024-0001"], None, 0.9), false), Category::NotApplicable);
+        assert_eq!(
+            category(&patch(Some(Severity::Critical), &["CVE-2024-0001"], None, 0.9), false),
+            Category::NotApplicable
+        );
     }
 
     #[test]
@@ -190,8 +213,16 @@ mod tests {
             PlatformClass::Desktop,
             true,
         );
-        assert_eq!(s.reasons, ["vendor severity Important ≥ Important", "25% of the fleet affected"]);
-        let na = suggest(&Policy::default().suggestion, &patch(None, &[], None, 0.0), PlatformClass::Printer, false);
+        assert_eq!(
+            s.reasons,
+            ["vendor severity Important ≥ Important", "25% of the fleet affected"]
+        );
+        let na = suggest(
+            &Policy::default().suggestion,
+            &patch(None, &[], None, 0.0),
+            PlatformClass::Printer,
+            false,
+        );
         assert_eq!(na.reasons, ["no printer host has the package"]);
     }
 

@@ -75,7 +75,9 @@ pub struct Fleet<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
     /// Fixed by the end of the period; `late` if after its deadline.
-    Deployed { late: bool },
+    Deployed {
+        late: bool,
+    },
     /// Still missing, not yet due.
     Pending(Status),
     /// Still missing, due, covered by this exception or decline (index into `Fleet::exceptions`).

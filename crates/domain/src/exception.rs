@@ -130,7 +130,10 @@ impl Request {
             return Err(invalid("patches", "name at least one patch (advisory id), none empty"));
         }
         if self.workaround.as_ref().is_some_and(|w| w.trim().is_empty()) {
-            return Err(invalid("workaround", "describe the workaround or mitigation, or say there is none"));
+            return Err(invalid(
+                "workaround",
+                "describe the workaround or mitigation, or say there is none",
+            ));
         }
         if self.target <= now {
             return Err(invalid("target", format!("{} is not in the future", self.target)));
@@ -258,17 +261,36 @@ mod tests {
     fn target_must_be_within_the_maximum() {
         let policy = Policy::default();
         let now = t("2026-11-02T09:00:00Z");
-        assert!(request(Kind::Exception, "2027-01-31T09:00:00Z").validate(&policy, now).is_ok());
-        let err = request(Kind::Exception, "2027-01-31T09:00:01Z").validate(&policy, now).unwrap_err();
+        assert!(
+            request(Kind::Exception, "2027-01-31T09:00:00Z")
+                .validate(&policy, now)
+                .is_ok()
+        );
+        let err = request(Kind::Exception, "2027-01-31T09:00:01Z")
+            .validate(&policy, now)
+            .unwrap_err();
         assert!(err.to_string().contains("more than 90 days"), "{err}");
-        let err = request(Kind::Exception, "2026-11-02T09:00:00Z").validate(&policy, now).unwrap_err();
+        let err = request(Kind::Exception, "2026-11-02T09:00:00Z")
+            .validate(&policy, now)
+            .unwrap_err();
         assert!(err.to_string().starts_with("target:"), "{err}");
         let mut no_owner = request(Kind::Decline, "2026-12-01T00:00:00Z");
         no_owner.application_owner = None;
-        assert!(no_owner.validate(&policy, now).unwrap_err().to_string().starts_with("application_owner"));
+        assert!(
+            no_owner
+                .validate(&policy, now)
+                .unwrap_err()
+                .to_string()
+                .starts_with("application_owner")
+        );
         let mut bad = request(Kind::Exception, "2026-12-01T00:00:00Z");
         bad.selector = "department:Finance nme:x".into();
-        assert!(bad.validate(&policy, now).unwrap_err().to_string().contains("column 20"));
+        assert!(
+            bad.validate(&policy, now)
+                .unwrap_err()
+                .to_string()
+                .contains("column 20")
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::version::Version;
 pub struct AdvisoryIndex {
     advisories: Vec<Advisory>,
     ecosystems: HashMap<Ecosystem, PackageEntries>,
+    by_id: HashMap<String, usize>,
 }
 
 #[derive(Debug, Default)]
@@ -65,7 +66,17 @@ impl AdvisoryIndex {
                     .push(EntryRef { advisory, affected });
             }
         }
-        AdvisoryIndex { advisories, ecosystems }
+        let by_id = advisories.iter().enumerate().map(|(i, a)| (a.id.clone(), i)).collect();
+        AdvisoryIndex {
+            advisories,
+            ecosystems,
+            by_id,
+        }
+    }
+
+    /// The advisory with this id.
+    pub fn get(&self, id: &str) -> Option<&Advisory> {
+        self.by_id.get(id).map(|&i| &self.advisories[i])
     }
 
     pub fn advisories(&self) -> &[Advisory] {

@@ -22,6 +22,18 @@ pub enum Category {
 }
 
 impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Emergency,
+        Category::Critical,
+        Category::NotCritical,
+        Category::NotApplicable,
+    ];
+
+    /// The category with this name, exactly as [`Category::name`] writes it.
+    pub fn parse(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Category::Emergency => "Emergency",

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use patchwarden_domain::selector::{HostFacts, IpRange, Selector, glob_matches};
 use patchwarden_proto::{EnrollRequest, EnrollResponse};
 use patchwarden_store::{Audit, HostRow, NewApiToken, NewEnrollmentToken, NewHost, NewUser};
@@ -19,6 +19,7 @@ use crate::auth::{self, Role};
 use crate::clock;
 use crate::error::ApiError;
 use crate::ingest;
+use crate::policy_api;
 use crate::secrets;
 use crate::state::{AppState, SETUP_TOKEN_KEY};
 
@@ -69,6 +70,34 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/hosts/{id}/revoke", Access::Roles(ADMINISTRATORS)),
     route("GET", "/api/v1/patches", Access::Roles(READERS)),
     route("GET", "/api/v1/feeds", Access::Roles(READERS)),
+    route("PUT", "/api/v1/hosts/{id}/labels", Access::Roles(ADMINISTRATORS)),
+    route("GET", "/api/v1/patches/{id}/classifications", Access::Roles(READERS)),
+    route(
+        "POST",
+        "/api/v1/patches/{id}/classifications",
+        Access::Roles(policy_api::SECURITY),
+    ),
+    route("GET", "/api/v1/deadlines", Access::Roles(READERS)),
+    route("GET", "/api/v1/exceptions", Access::Roles(READERS)),
+    route("POST", "/api/v1/exceptions", Access::Roles(policy_api::REQUESTERS)),
+    route(
+        "POST",
+        "/api/v1/exceptions/{id}/decision",
+        Access::Roles(policy_api::DECIDERS),
+    ),
+    route(
+        "POST",
+        "/api/v1/exceptions/{id}/revoke",
+        Access::Roles(policy_api::SECURITY),
+    ),
+    route("GET", "/api/v1/notifications", Access::Roles(READERS)),
+    route("GET", "/api/v1/compliance", Access::Roles(READERS)),
+    route("GET", "/api/v1/compliance/form", Access::Roles(READERS)),
+    route(
+        "POST",
+        "/api/v1/compliance/form/certifications",
+        Access::Roles(policy_api::SECURITY),
+    ),
 ];
 
 fn handler(route: &Route) -> MethodRouter<AppState> {
@@ -88,6 +117,18 @@ fn handler(route: &Route) -> MethodRouter<AppState> {
         ("POST", "/api/v1/hosts/{id}/revoke") => post(revoke),
         ("GET", "/api/v1/patches") => get(patches),
         ("GET", "/api/v1/feeds") => get(feeds),
+        ("PUT", "/api/v1/hosts/{id}/labels") => put(policy_api::set_labels),
+        ("GET", "/api/v1/patches/{id}/classifications") => get(policy_api::classifications),
+        ("POST", "/api/v1/patches/{id}/classifications") => post(policy_api::classify),
+        ("GET", "/api/v1/deadlines") => get(policy_api::deadlines),
+        ("GET", "/api/v1/exceptions") => get(policy_api::exceptions),
+        ("POST", "/api/v1/exceptions") => post(policy_api::request_exception),
+        ("POST", "/api/v1/exceptions/{id}/decision") => post(policy_api::decide_exception),
+        ("POST", "/api/v1/exceptions/{id}/revoke") => post(policy_api::revoke_exception),
+        ("GET", "/api/v1/notifications") => get(policy_api::notifications),
+        ("GET", "/api/v1/compliance") => get(policy_api::compliance),
+        ("GET", "/api/v1/compliance/form") => get(policy_api::form),
+        ("POST", "/api/v1/compliance/form/certifications") => post(policy_api::certify),
         // A table entry without a handler answers 501; the permission matrix test fails on it.
         _ => axum::routing::any(|| async {
             ApiError::new(StatusCode::NOT_IMPLEMENTED, "no_handler", "this route has no handler")
@@ -151,7 +192,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
 }
 
 /// Parses a JSON body, naming what is wrong and where.
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("invalid_json", format!("{e}")))
 }
 
@@ -536,12 +577,12 @@ impl HostFilter {
     }
 }
 
-/// What the selector language sees of a stored host. Directory groups come with directory sync.
+/// What the selector language sees of a stored host.
 pub fn host_facts(h: &HostRow) -> HostFacts {
     HostFacts {
         name: h.hostname.clone(),
         addresses: h.addresses.iter().filter_map(|a| a.ip.parse().ok()).collect(),
-        groups: Vec::new(),
+        groups: h.groups.clone(),
         department: h.labels.department.clone(),
         platform_class: h.labels.platform_class.clone(),
         environment: h.labels.environment.clone(),

@@ -7,8 +7,10 @@ pub mod advisories;
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod compliance;
 pub mod error;
 pub mod ingest;
+pub mod policy_api;
 pub mod policy_file;
 pub mod secrets;
 pub mod state;
@@ -195,12 +197,14 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     }
     let task = tokio::spawn(async move {
         let mut reload = tokio::time::interval(std::time::Duration::from_secs(5));
+        let mut policy_tick = tokio::time::interval(std::time::Duration::from_secs(60));
         // Connections live in this set so that stopping the server also ends kept-alive ones.
         let mut connections = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
                 _ = reload.tick() => reload_if_changed(&reload_state).await,
+                _ = policy_tick.tick() => policy_upkeep(&reload_state).await,
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = listener.accept() => {
                     let Ok((tcp, _peer)) = accepted else { continue };
@@ -260,8 +264,29 @@ async fn reload_if_changed(state: &AppState) {
                 "advisories changed: findings recomputed"
             );
             state.set_advisories(fresh);
+            policy_upkeep(state).await;
         }
         Err(e) => tracing::error!("reloading advisories: {e}"),
+    }
+}
+
+/// Suggests classifications for patches new to the fleet (§9) and lapses exceptions past their
+/// target date (§7.7); runs every minute and after advisories change.
+async fn policy_upkeep(state: &AppState) {
+    let now = clock::now();
+    let audit = patchwarden_store::Audit {
+        actor: "system".into(),
+        at: now,
+    };
+    match compliance::refresh_classifications(&state.store, &state.advisories(), &state.policy, &audit).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(suggestions = n, "patches classified (suggestions for Security)"),
+        Err(e) => tracing::error!("classifying patches: {e}"),
+    }
+    match compliance::sweep_exceptions(&state.store, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(expired = n, "exceptions reached their target date"),
+        Err(e) => tracing::error!("expiring exceptions: {e}"),
     }
 }
 

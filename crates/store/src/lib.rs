@@ -5,6 +5,7 @@
 //! a report, its inventory, its history and its findings are stored together or not at all.
 
 mod policy;
+pub use policy::{CertifiedReport, ClassificationRow, Notification, SpanRow};
 mod rows;
 
 use std::collections::HashMap;
@@ -56,7 +57,7 @@ pub struct Store {
     /// ids of committed rows enter.
     software_ids: Arc<std::sync::Mutex<HashMap<String, i64>>>,
     /// (platform class, package name) pairs known to be in `class_packages`.
-    class_packages: Arc<std::sync::Mutex<std::collections::HashSet<(String, String)>>>,
+    class_packages: Arc<std::sync::Mutex<HashMap<String, std::collections::HashSet<String>>>>,
 }
 
 /// Page cache of the SQLite writer connection, and of each reader: the writer walks the big
@@ -457,6 +458,11 @@ impl Store {
             .inventory
             .as_ref()
             .map(|inventory| self.known_software_ids(inventory));
+        let class_names = report
+            .inventory
+            .as_ref()
+            .map(|inventory| self.unknown_class_packages(&report.platform_class, inventory))
+            .unwrap_or_default();
         let mut tx = self.write().await?;
         // The sequence check and the update are one statement: of two deliveries of one report,
         // exactly one updates the host.
@@ -523,16 +529,8 @@ impl Store {
             )
             .await?;
         }
-        let mut class_names = Vec::new();
-        if let Some(inventory) = &report.inventory {
-            let names: Vec<&str> = inventory
-                .packages
-                .iter()
-                .flat_map(|p| std::iter::once(p.name.as_str()).chain(p.source.as_deref()))
-                .collect();
-            class_names = self
-                .record_class_packages(&mut tx, &report.platform_class, &names)
-                .await?;
+        if !class_names.is_empty() {
+            Store::record_class_packages(&mut tx, self.backend, &class_names).await?;
         }
         if let Some(findings) = &report.findings {
             replace_findings(self.backend, &mut tx, &report.host_id, findings, report.received_at).await?;
@@ -635,9 +633,8 @@ impl Store {
             query = query.bind(id);
             address_query = address_query.bind(id);
         }
-        let group_sql = format!(
-            "SELECT host_id, group_name FROM host_groups {address_filter} ORDER BY host_id, group_name"
-        );
+        let group_sql =
+            format!("SELECT host_id, group_name FROM host_groups {address_filter} ORDER BY host_id, group_name");
         let mut group_query = sqlx::query(&group_sql);
         if let Some(id) = only {
             group_query = group_query.bind(id);
@@ -1258,8 +1255,10 @@ async fn replace_findings(
             .into_iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-    let now: std::collections::HashSet<(String, String)> =
-        findings.iter().map(|f| (f.advisory.clone(), f.package.clone())).collect();
+    let now: std::collections::HashSet<(String, String)> = findings
+        .iter()
+        .map(|f| (f.advisory.clone(), f.package.clone()))
+        .collect();
     for (advisory, package) in open.difference(&now) {
         sqlx::query(
             "UPDATE finding_spans SET closed_at = $1 WHERE host_id = $2 AND advisory = $3 AND package = $4 \

@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-
 use patchwarden_domain::exception::{Exception, Kind, Request, State};
 use serde_json::json;
 use sqlx::Row;
@@ -92,7 +91,8 @@ fn classification_json(c: &ClassificationRow) -> serde_json::Value {
 }
 
 fn time(seconds: i64, what: &str) -> Result<jiff::Timestamp, StoreError> {
-    jiff::Timestamp::from_second(seconds).map_err(|_| StoreError::Corrupt(format!("{what}: time {seconds} out of range")))
+    jiff::Timestamp::from_second(seconds)
+        .map_err(|_| StoreError::Corrupt(format!("{what}: time {seconds} out of range")))
 }
 
 const EXCEPTION_COLUMNS: &str = "id, kind, selector, patches, reason, workaround, target_at, application_owner, \
@@ -158,6 +158,20 @@ impl Store {
 
     // ---- classifications ----
 
+    /// Each patch with open findings and how many hosts miss it, and the number of hosts with an
+    /// inventory (the fleet a share is taken of).
+    pub async fn patch_reach(&self) -> Result<(Vec<(String, i64)>, i64), StoreError> {
+        let rows =
+            sqlx::query("SELECT advisory, COUNT(DISTINCT host_id) FROM findings GROUP BY advisory ORDER BY advisory")
+                .fetch_all(&self.pool)
+                .await?;
+        let fleet: i64 = sqlx::query("SELECT COUNT(*) FROM hosts WHERE inventory_hash <> '' AND revoked = 0")
+            .fetch_one(&self.pool)
+            .await?
+            .get(0);
+        Ok((rows.into_iter().map(|r| (r.get(0), r.get(1))).collect(), fleet))
+    }
+
     /// The classification in force at `at` (the last revision by then) of every classified
     /// (patch, class); `None`: now.
     pub async fn classifications(&self, at: Option<i64>) -> Result<Vec<ClassificationRow>, StoreError> {
@@ -182,8 +196,10 @@ impl Store {
         Ok(rows.iter().map(classification_row).collect())
     }
 
-    /// Records suggestions (revision 1) for (patch, class) pairs not classified yet; pairs that
-    /// already have one are left alone. Returns how many were new.
+    /// Records suggestions: revision 1 for a pair not classified yet, or the next revision of one
+    /// Security has not decided when the suggestion changed. Each row's `revision` is the one it
+    /// means to write; one already written (a concurrent refresh) is left alone. Returns how many
+    /// were written.
     pub async fn suggest_classifications(
         &self,
         audit: &Audit,
@@ -195,10 +211,11 @@ impl Store {
             let done = sqlx::query(
                 "INSERT INTO classifications (advisory, platform_class, revision, at, actor, category, approved, \
                  suggested, reasons, note, severity, fleet_share, released_at) \
-                 VALUES ($1, $2, 1, $3, $4, $5, 0, $5, $6, '', $7, $8, $9) ON CONFLICT DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7, '', $8, $9, $10) ON CONFLICT DO NOTHING",
             )
             .bind(&s.advisory)
             .bind(&s.platform_class)
+            .bind(s.revision)
             .bind(audit.at)
             .bind(&audit.actor)
             .bind(&s.suggested)
@@ -296,32 +313,40 @@ impl Store {
         Ok(Some(next))
     }
 
-    /// Remembers that hosts of `platform_class` have these package names (§9.1.4). Only names
-    /// not remembered already in this process are written.
-    pub(crate) async fn record_class_packages(
+    /// The (class, name) pairs of an inventory not yet known to be in `class_packages`; worked
+    /// out before the write lock is taken.
+    pub(crate) fn unknown_class_packages(
         &self,
-        tx: &mut crate::Tx<'_>,
         platform_class: &str,
-        names: &[&str],
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let fresh: Vec<(String, String)> = {
-            let known = match self.class_packages.lock() {
-                Ok(known) => known,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            let mut fresh: Vec<(String, String)> = names
-                .iter()
-                .filter(|n| !known.contains(&(platform_class.to_owned(), (**n).to_owned())))
-                .map(|n| (platform_class.to_owned(), (*n).to_owned()))
-                .collect();
-            fresh.sort_unstable();
-            fresh.dedup();
-            fresh
+        inventory: &crate::InventoryRecord,
+    ) -> Vec<(String, String)> {
+        let known = match self.class_packages.lock() {
+            Ok(known) => known,
+            Err(poisoned) => poisoned.into_inner(),
         };
+        let names = known.get(platform_class);
+        let mut fresh: Vec<(String, String)> = inventory
+            .packages
+            .iter()
+            .flat_map(|p| std::iter::once(p.name.as_str()).chain(p.source.as_deref()))
+            .filter(|n| names.is_none_or(|names| !names.contains(*n)))
+            .map(|n| (platform_class.to_owned(), n.to_owned()))
+            .collect();
+        fresh.sort_unstable();
+        fresh.dedup();
+        fresh
+    }
+
+    /// Remembers that hosts of a platform class have these package names (§9.1.4).
+    pub(crate) async fn record_class_packages(
+        tx: &mut crate::Tx<'_>,
+        backend: crate::Backend,
+        fresh: &[(String, String)],
+    ) -> Result<(), StoreError> {
         for chunk in fresh.chunks(BATCH) {
             let sql = format!(
                 "INSERT INTO class_packages (platform_class, name) VALUES {} ON CONFLICT DO NOTHING",
-                placeholders(self.backend, chunk.len(), 2, 1)
+                placeholders(backend, chunk.len(), 2, 1)
             );
             let mut query = sqlx::query(&sql);
             for (class, name) in chunk {
@@ -329,7 +354,7 @@ impl Store {
             }
             query.execute(&mut **tx).await?;
         }
-        Ok(fresh)
+        Ok(())
     }
 
     pub(crate) fn remember_class_packages(&self, learned: Vec<(String, String)>) {
@@ -337,7 +362,9 @@ impl Store {
             Ok(known) => known,
             Err(poisoned) => poisoned.into_inner(),
         };
-        known.extend(learned);
+        for (class, name) in learned {
+            known.entry(class).or_default().insert(name);
+        }
     }
 
     /// For each platform class, which of `names` its hosts have had installed.
@@ -465,11 +492,12 @@ impl Store {
 
     /// What `role` has been told, newest first.
     pub async fn notifications(&self, role: &str) -> Result<Vec<Notification>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, role, at, subject, message FROM notifications WHERE role = $1 ORDER BY at DESC, id")
-                .bind(role)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT id, role, at, subject, message FROM notifications WHERE role = $1 ORDER BY at DESC, id",
+        )
+        .bind(role)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
             .map(|r| Notification {

@@ -106,7 +106,9 @@ fn a_month_by_hand() {
     // Mid-month (10 November): a3's P1 is excepted, b1's is overdue.
     let mid = obligations(&policy, &calendar, &fleet, from, t("2026-11-10T00:00:00Z"));
     let standing = |o: &[Obligation], host: usize, patch: &str| {
-        o.iter().find(|o| o.host == host && o.patch == patch).map(|o| o.standing)
+        o.iter()
+            .find(|o| o.host == host && o.patch == patch)
+            .map(|o| o.standing)
     };
     assert_eq!(mid[0].deadline.due, t("2026-11-05T09:00:00Z"));
     assert_eq!(standing(&mid, 2, "P1"), Some(Standing::Excepted(0)));
@@ -166,7 +168,13 @@ fn unapproved_and_unclassified_patches_are_not_counted() {
         classified: &classified,
         exceptions: &[],
     };
-    let all = obligations(&Policy::default(), &calendar, &fleet, t("2026-11-01T00:00:00Z"), t("2026-12-01T00:00:00Z"));
+    let all = obligations(
+        &Policy::default(),
+        &calendar,
+        &fleet,
+        t("2026-11-01T00:00:00Z"),
+        t("2026-12-01T00:00:00Z"),
+    );
     assert_eq!(all.len(), 1, "P9 has no classification");
     assert!(tally(&hosts, &all, GroupBy::Department).is_empty());
 }
