@@ -10,6 +10,7 @@ mod audit;
 mod feeds;
 mod fleet;
 mod malformed;
+mod month;
 mod oracle_versions;
 mod server;
 mod support;

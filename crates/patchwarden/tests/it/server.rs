@@ -502,3 +502,184 @@ fn enrollment_refuses_the_wrong_ca_and_plain_http() {
     let out = agent(&state, &root, &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Exceptions and declines through the API: only Security decides exceptions, only the named
+/// application owner agrees to a decline, Security is told of it; host labels feed selectors; a
+/// certified month is archived once and never replaced.
+#[test]
+fn exceptions_declines_labels_and_certification_over_the_api() {
+    let server = TestServer::start(Db::Sqlite, loopback(), vec![], &[]);
+    let api = &server.api;
+    let mut token = std::collections::HashMap::new();
+    for (user, role) in [
+        ("mike", "operator"),
+        ("sam", "security"),
+        ("olivia", "application_owner"),
+        ("otto", "application_owner"),
+    ] {
+        let made = api.call(
+            "POST",
+            "/api/v1/users",
+            Some(&server.admin),
+            Some(json!({"username": user, "password": PASSWORD, "role": role})),
+        );
+        assert_eq!(made.0, 201, "{}", made.1);
+        token.insert(user, api.login(user, PASSWORD));
+    }
+    let (host, _) = enroll_direct(&server);
+
+    // Labels and directory groups feed the selector language.
+    let (status, answer) = api.call(
+        "PUT",
+        &format!("/api/v1/hosts/{host}/labels"),
+        Some(&server.admin),
+        Some(
+            json!({"department": "Finance", "platform_class": "server", "environment": "production",
+                    "groups": ["Ledger Servers"]}),
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let selected = api.get(
+        "/api/v1/hosts?select=group:%22ledger%20servers%22%20class:server",
+        &server.admin,
+    );
+    assert_eq!(selected["hosts"].as_array().unwrap().len(), 1, "{selected}");
+    let (status, answer) = api.call(
+        "PUT",
+        &format!("/api/v1/hosts/{host}/labels"),
+        Some(&server.admin),
+        Some(json!({"department": "Finance", "platform_class": "mainframe", "environment": ""})),
+    );
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_platform_class"))
+    );
+
+    let target = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30)).to_string();
+    let request = |kind: &str, owner: Option<&str>| {
+        json!({"kind": kind, "selector": "department:Finance", "patches": ["USN-4705-1"],
+               "reason": "vendor sign-off pending", "workaround": "sudo restricted", "target": target,
+               "application_owner": owner})
+    };
+    // A target beyond the policy's maximum is refused with the field named.
+    let mut too_far = request("exception", None);
+    too_far["target"] = json!("2099-01-01");
+    let (status, answer) = api.call("POST", "/api/v1/exceptions", Some(&token["mike"]), Some(too_far));
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]["message"].as_str().unwrap().starts_with("target:"),
+        "{answer}"
+    );
+    let (status, exception) = api.call(
+        "POST",
+        "/api/v1/exceptions",
+        Some(&token["mike"]),
+        Some(request("exception", None)),
+    );
+    assert_eq!(status, 201, "{exception}");
+    let decide = |id: &str, who: &str| {
+        api.call(
+            "POST",
+            &format!("/api/v1/exceptions/{id}/decision"),
+            Some(&token[who]),
+            Some(json!({"approve": true})),
+        )
+    };
+    let id = exception["id"].as_str().unwrap();
+    assert_eq!(decide(id, "mike").0, 403, "the requester's role cannot decide");
+    assert_eq!(decide(id, "olivia").0, 403, "exceptions are Security's");
+    let (status, approved) = decide(id, "sam");
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(
+        (approved["state"].as_str(), approved["in_force"].as_bool()),
+        (Some("approved"), Some(true))
+    );
+    assert_eq!(decide(id, "sam").0, 403, "decided once");
+
+    // A decline: only the named application owner agrees; then Security is told.
+    let (status, decline) = api.call(
+        "POST",
+        "/api/v1/exceptions",
+        Some(&token["mike"]),
+        Some(request("decline", Some("olivia"))),
+    );
+    assert_eq!(status, 201, "{decline}");
+    let id = decline["id"].as_str().unwrap();
+    assert_eq!(decide(id, "sam").0, 403);
+    assert_eq!(decide(id, "otto").0, 403, "another application owner");
+    assert_eq!(decide(id, "olivia").0, 200);
+    let told = api.get("/api/v1/notifications", &token["sam"]);
+    let messages = told["notifications"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{told}");
+    assert!(
+        messages[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mike (IT manager) and olivia (application owner)")
+    );
+    assert!(
+        api.get("/api/v1/notifications", &token["mike"])["notifications"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Security certifies a past month once.
+    let certify = json!({"department": "Finance", "month": "2026-11", "name": "Sam Patel",
+                         "job_title": "Information Security Manager", "date": "2026-12-04"});
+    assert_eq!(
+        api.call(
+            "POST",
+            "/api/v1/compliance/form/certifications",
+            Some(&token["mike"]),
+            Some(certify.clone())
+        )
+        .0,
+        403
+    );
+    let (status, answer) = api.call(
+        "POST",
+        "/api/v1/compliance/form/certifications",
+        Some(&token["sam"]),
+        Some(certify.clone()),
+    );
+    assert_eq!(status, 201, "{answer}");
+    let (status, answer) = api.call(
+        "POST",
+        "/api/v1/compliance/form/certifications",
+        Some(&token["sam"]),
+        Some(certify),
+    );
+    assert_eq!(status, 409, "{answer}");
+    let form = api.get(
+        "/api/v1/compliance/form?department=Finance&month=2026-11",
+        &server.admin,
+    );
+    assert_eq!(form["certification"]["name"], "Sam Patel", "{form}");
+    assert_eq!(form["certification"]["report"], form["form"], "nothing changed since");
+    let (status, answer) = api.call(
+        "GET",
+        "/api/v1/compliance/form?department=Finance&month=2026-13",
+        Some(&server.admin),
+        None,
+    );
+    assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_month")));
+
+    // Every one of these changes is in the audit trail.
+    let actions: Vec<String> = server
+        .block_on(server.store().audit_trail())
+        .unwrap()
+        .1
+        .iter()
+        .map(|e| e.event.action.clone())
+        .collect();
+    for action in [
+        "host.labels",
+        "exception.request",
+        "exception.approved",
+        "decline.approved",
+        "compliance.certify",
+    ] {
+        assert!(actions.iter().any(|a| a == action), "{action} not audited: {actions:?}");
+    }
+}
