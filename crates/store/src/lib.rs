@@ -816,6 +816,50 @@ impl Store {
         Ok(inventories * rows_per_inventory)
     }
 
+    /// The database's own limit for single-row write transactions, for comparing audit appends
+    /// with: `events` rows of the audit table's columns, each inserted in its own transaction
+    /// through the same writer, from `writers` tasks at once.
+    pub async fn raw_single_inserts(&self, events: usize, writers: usize) -> Result<usize, StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS bench_raw_events (sequence BIGINT, at BIGINT, actor TEXT, action TEXT, \
+             subject TEXT, before_state TEXT, after_state TEXT, previous_hash TEXT, hash TEXT)",
+        )
+        .execute(&self.pool)
+        .await?;
+        let per_writer = events / writers.max(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..writers.max(1) {
+            let store = self.clone();
+            tasks.spawn(async move {
+                for i in 0..per_writer {
+                    let mut tx = store.write().await?;
+                    sqlx::query(
+                        "INSERT INTO bench_raw_events (sequence, at, actor, action, subject, before_state, \
+                         after_state, previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(i64::try_from(i).unwrap_or(0))
+                    .bind(1_790_000_000_i64)
+                    .bind(format!("user:writer{w}"))
+                    .bind("bench.event")
+                    .bind(format!("bench:{w}/{i}"))
+                    .bind("null")
+                    .bind(format!("{{\"i\":{i}}}"))
+                    .bind(patchwarden_domain::audit::GENESIS)
+                    .bind(patchwarden_domain::audit::GENESIS)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                }
+                Ok::<(), StoreError>(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(|e| StoreError::Corrupt(format!("benchmark task: {e}")))??;
+        }
+        sqlx::query("DROP TABLE bench_raw_events").execute(&self.pool).await?;
+        Ok(per_writer * writers.max(1))
+    }
+
     // ---- audit ----
 
     /// Records an event that is not tied to one row's change (a feed import's result).
@@ -828,6 +872,24 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         append_event(self.backend, &mut tx, audit, action, subject, &json!(null), after).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records several events in one transaction (a bulk operation's results): one commit for
+    /// all of them, the chain unbroken.
+    pub async fn record_events(
+        &self,
+        audit: &Audit,
+        events: &[(String, String, serde_json::Value)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let null = json!(null);
+        let events: Vec<(&str, &str, &serde_json::Value, &serde_json::Value)> = events
+            .iter()
+            .map(|(action, subject, after)| (action.as_str(), subject.as_str(), &null, after))
+            .collect();
+        append_events(self.backend, &mut tx, audit, &events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1031,8 +1093,6 @@ fn software_row(r: &sqlx::any::AnyRow) -> SoftwareRow {
 }
 
 /// Appends one event to the audit trail inside `tx`: the change and its record commit together.
-/// The chain's head is locked (PostgreSQL `FOR UPDATE`; SQLite's write lock is already held), so
-/// events are numbered without gaps and each hash covers the one before.
 pub(crate) async fn append_event(
     backend: Backend,
     tx: &mut Tx<'_>,
@@ -1042,48 +1102,72 @@ pub(crate) async fn append_event(
     before: &serde_json::Value,
     after: &serde_json::Value,
 ) -> Result<(), StoreError> {
+    append_events(backend, tx, audit, &[(action, subject, before, after)]).await
+}
+
+/// Appends events to the audit trail inside `tx`, in order. The chain's head is read and locked
+/// once (PostgreSQL `FOR UPDATE`; SQLite's write lock is already held), so events are numbered
+/// without gaps and each hash covers the one before; the rows go in batched statements.
+pub(crate) async fn append_events(
+    backend: Backend,
+    tx: &mut Tx<'_>,
+    audit: &Audit,
+    events: &[(&str, &str, &serde_json::Value, &serde_json::Value)],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
     let head = match backend {
         Backend::Sqlite => "SELECT sequence, hash FROM audit_head WHERE id = 1",
         Backend::Postgres => "SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE",
     };
     let row = sqlx::query(head).fetch_one(&mut **tx).await?;
-    let (last, previous): (i64, String) = (row.get(0), row.get(1));
-    let event = patchwarden_domain::audit::Event {
-        sequence: last + 1,
-        at: audit.at,
-        actor: audit.actor.clone(),
-        action: action.to_owned(),
-        subject: subject.to_owned(),
-        before: before.to_string(),
-        after: after.to_string(),
-    };
-    let hash = patchwarden_domain::audit::hash(&previous, &event);
-    sqlx::query(
-        "INSERT INTO audit_events (sequence, at, actor, action, subject, before_state, after_state, previous_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(event.sequence)
-    .bind(event.at)
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.subject)
-    .bind(&event.before)
-    .bind(&event.after)
-    .bind(&previous)
-    .bind(&hash)
-    .execute(&mut **tx)
-    .await?;
+    let (mut last, mut previous): (i64, String) = (row.get(0), row.get(1));
+    let mut chained = Vec::with_capacity(events.len());
+    for (action, subject, before, after) in events {
+        let event = patchwarden_domain::audit::Event {
+            sequence: last + 1,
+            at: audit.at,
+            actor: audit.actor.clone(),
+            action: (*action).to_owned(),
+            subject: (*subject).to_owned(),
+            before: before.to_string(),
+            after: after.to_string(),
+        };
+        let hash = patchwarden_domain::audit::hash(&previous, &event);
+        last = event.sequence;
+        chained.push((event, std::mem::replace(&mut previous, hash.clone()), hash));
+    }
+    // 9 values a row: 100 rows stay far under either backend's parameter limit.
+    for chunk in chained.chunks(100) {
+        let sql = format!(
+            "INSERT INTO audit_events (sequence, at, actor, action, subject, before_state, after_state, previous_hash, hash) \
+             VALUES {}",
+            placeholders(backend, chunk.len(), 9, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for (event, previous, hash) in chunk {
+            query = query
+                .bind(event.sequence)
+                .bind(event.at)
+                .bind(&event.actor)
+                .bind(&event.action)
+                .bind(&event.subject)
+                .bind(&event.before)
+                .bind(&event.after)
+                .bind(previous)
+                .bind(hash);
+        }
+        query.execute(&mut **tx).await?;
+    }
     sqlx::query("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1")
-        .bind(event.sequence)
-        .bind(&hash)
+        .bind(last)
+        .bind(&previous)
         .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-/// `(?, ?), (?, ?)` or `($1, $2), ($3, $4)`: `rows` rows of `columns` values, numbered from
-/// `first`. SQLite gets plain `?`: sqlx looks each `$N` up by name, which is quadratic in the number
-/// of parameters and made large batches slower than single rows.
 pub(crate) fn placeholders(backend: Backend, rows: usize, columns: usize, first: usize) -> String {
     (0..rows)
         .map(|r| {

@@ -1,3 +1,5 @@
+//! Compliance worked out by hand: a small month with deployed, late, excepted and overdue obligations.
+
 use std::collections::{BTreeSet, HashMap};
 
 use jiff::Timestamp;
