@@ -69,14 +69,15 @@ const DEPARTMENTS: [&str; 10] = [
     "Training",
 ];
 
-fn fleet_data(
-    args: &Args,
-) -> (
+/// The hosts, spans, classifications and exceptions of a simulated month.
+type FleetData = (
     Vec<Host>,
     Vec<Span>,
     HashMap<(String, PlatformClass), Classified>,
     Vec<Scope>,
-) {
+);
+
+fn fleet_data(args: &Args) -> FleetData {
     let mut rng = Rng(7);
     let classes = [PlatformClass::Desktop, PlatformClass::Laptop, PlatformClass::Server];
     let hosts: Vec<Host> = (0..args.hosts)
