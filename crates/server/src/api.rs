@@ -525,6 +525,8 @@ async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    // Read and dropped: an unread body would end a kept-alive connection.
+    Body(_): Body,
 ) -> Result<Response, ApiError> {
     let principal = auth::authorize(&state, &headers, ADMINISTRATORS, clock::now()).await?;
     if !state.store.revoke_host(&principal.audit(clock::now()), &id).await? {

@@ -333,6 +333,8 @@ pub async fn revoke_exception(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    // Read and dropped: an unread body would end a kept-alive connection.
+    Body(_): Body,
 ) -> Result<Response, ApiError> {
     let now = clock::now();
     let principal = auth::authorize(&state, &headers, SECURITY, now).await?;

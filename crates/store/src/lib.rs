@@ -58,6 +58,9 @@ pub struct Store {
     software_ids: Arc<std::sync::Mutex<HashMap<String, i64>>>,
     /// (platform class, package name) pairs known to be in `class_packages`.
     class_packages: Arc<std::sync::Mutex<HashMap<String, std::collections::HashSet<String>>>>,
+    /// The audit chain's head (sequence, hash) as this process last wrote it; checked against the
+    /// stored head by each append that uses it.
+    audit_head: Arc<std::sync::Mutex<Option<(i64, String)>>>,
 }
 
 /// Page cache of the SQLite writer connection, and of each reader: the writer walks the big
@@ -130,6 +133,7 @@ impl Store {
             backend,
             software_ids: Arc::default(),
             class_packages: Arc::default(),
+            audit_head: Arc::default(),
         })
     }
 
@@ -145,6 +149,21 @@ impl Store {
             Backend::Sqlite => self.writes.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.writes.begin().await?,
         })
+    }
+
+    fn remembered_head(&self) -> Option<(i64, String)> {
+        match self.audit_head.lock() {
+            Ok(head) => head.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn remember_head(&self, sequence: i64, hash: String) {
+        let mut head = match self.audit_head.lock() {
+            Ok(head) => head,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *head = Some((sequence, hash));
     }
 
     pub fn backend(&self) -> Backend {
@@ -179,7 +198,7 @@ impl Store {
         .await?;
         let subject = format!("setting:{key}");
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "setting.set",
@@ -216,7 +235,7 @@ impl Store {
         if users > 0 || consumed.rows_affected() != 1 {
             return Ok(false);
         }
-        insert_user(self.backend, &mut tx, audit, user).await?;
+        insert_user(self, &mut tx, audit, user).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -230,7 +249,7 @@ impl Store {
         if exists.is_some() {
             return Err(StoreError::Conflict(format!("user {}", user.username)));
         }
-        insert_user(self.backend, &mut tx, audit, user).await?;
+        insert_user(self, &mut tx, audit, user).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -265,7 +284,7 @@ impl Store {
         let after =
             json!({"name": token.name, "role": token.role, "user": token.user_id, "expires_at": token.expires_at});
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "token.create",
@@ -319,7 +338,7 @@ impl Store {
                            "platform_class": token.labels.platform_class, "environment": token.labels.environment});
         let subject = format!("enrollment-token:{}", token.id);
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "enrollment_token.create",
@@ -383,7 +402,7 @@ impl Store {
                            "department": labels.department, "platform_class": labels.platform_class,
                            "environment": labels.environment});
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "host.enroll",
@@ -430,7 +449,7 @@ impl Store {
         }
         let subject = format!("host:{host_id}");
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "host.revoke",
@@ -541,16 +560,7 @@ impl Store {
             let after = json!({"sequence": report.sequence, "inventory": report.inventory.as_ref().map(|i| &i.hash),
                                "findings": report.findings.as_ref().map(Vec::len), "dropped": report.dropped});
             let subject = format!("host:{}", report.host_id);
-            append_event(
-                self.backend,
-                &mut tx,
-                audit,
-                "report.store",
-                &subject,
-                &json!(null),
-                &after,
-            )
-            .await?;
+            append_event(self, &mut tx, audit, "report.store", &subject, &json!(null), &after).await?;
         }
         tx.commit().await?;
         self.remember_software_ids(learned);
@@ -591,7 +601,7 @@ impl Store {
         replace_findings(self.backend, &mut tx, host_id, findings, audit.at).await?;
         let after = json!({"findings": findings.len()});
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "findings.recompute",
@@ -817,27 +827,39 @@ impl Store {
     }
 
     /// The database's own limit for single-row write transactions, for comparing audit appends
-    /// with: `events` rows of the audit table's columns, each inserted in its own transaction
-    /// through the same writer, from `writers` tasks at once.
+    /// with: `events` rows of the audit events' columns into a table made like `audit_events`
+    /// (same key, same index), each inserted in its own transaction through the same writer,
+    /// from `writers` tasks at once.
     pub async fn raw_single_inserts(&self, events: usize, writers: usize) -> Result<usize, StoreError> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS bench_raw_events (sequence BIGINT, at BIGINT, actor TEXT, action TEXT, \
-             subject TEXT, before_state TEXT, after_state TEXT, previous_hash TEXT, hash TEXT)",
-        )
+        let key = match self.backend {
+            Backend::Sqlite => "INTEGER PRIMARY KEY",
+            Backend::Postgres => "BIGINT PRIMARY KEY",
+        };
+        sqlx::query(&format!(
+            "CREATE TABLE bench_raw_events (sequence {key}, at BIGINT NOT NULL, actor TEXT NOT NULL, \
+             action TEXT NOT NULL, subject TEXT NOT NULL, before_state TEXT NOT NULL, after_state TEXT NOT NULL, \
+             previous_hash TEXT NOT NULL, hash TEXT NOT NULL)"
+        ))
         .execute(&self.pool)
         .await?;
+        sqlx::query("CREATE INDEX bench_raw_events_at ON bench_raw_events(at)")
+            .execute(&self.pool)
+            .await?;
+        let next = Arc::new(std::sync::atomic::AtomicI64::new(1));
         let per_writer = events / writers.max(1);
         let mut tasks = tokio::task::JoinSet::new();
         for w in 0..writers.max(1) {
             let store = self.clone();
+            let next = Arc::clone(&next);
             tasks.spawn(async move {
                 for i in 0..per_writer {
+                    let sequence = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let mut tx = store.write().await?;
                     sqlx::query(
                         "INSERT INTO bench_raw_events (sequence, at, actor, action, subject, before_state, \
                          after_state, previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
-                    .bind(i64::try_from(i).unwrap_or(0))
+                    .bind(sequence)
                     .bind(1_790_000_000_i64)
                     .bind(format!("user:writer{w}"))
                     .bind("bench.event")
@@ -871,7 +893,7 @@ impl Store {
         after: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        append_event(self.backend, &mut tx, audit, action, subject, &json!(null), after).await?;
+        append_event(self, &mut tx, audit, action, subject, &json!(null), after).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -889,7 +911,7 @@ impl Store {
             .iter()
             .map(|(action, subject, after)| (action.as_str(), subject.as_str(), &null, after))
             .collect();
-        append_events(self.backend, &mut tx, audit, &events).await?;
+        append_events(self, &mut tx, audit, &events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -952,16 +974,7 @@ impl Store {
             .await?;
         let removed = i64::try_from(removed.rows_affected()).unwrap_or(i64::MAX);
         let after = json!({"removed": removed, "through_sequence": sequence, "before": before});
-        append_event(
-            self.backend,
-            &mut tx,
-            audit,
-            "audit.purge",
-            "audit",
-            &json!(null),
-            &after,
-        )
-        .await?;
+        append_event(self, &mut tx, audit, "audit.purge", "audit", &json!(null), &after).await?;
         tx.commit().await?;
         Ok(removed)
     }
@@ -994,7 +1007,7 @@ impl Store {
         let after = json!({"kind": source.kind, "sha256": source.sha256, "url": source.url, "etag": source.etag,
                            "records": source.records, "advisories": source.advisories, "rejected": source.rejected});
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "feed.store",
@@ -1015,7 +1028,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "feed.error",
@@ -1058,7 +1071,7 @@ impl Store {
 pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Inserts a user and records it in the audit trail (never the password hash).
-async fn insert_user(backend: Backend, tx: &mut Tx<'_>, audit: &Audit, user: &NewUser) -> Result<(), StoreError> {
+async fn insert_user(store: &Store, tx: &mut Tx<'_>, audit: &Audit, user: &NewUser) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO users (id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&user.id)
         .bind(&user.username)
@@ -1069,7 +1082,7 @@ async fn insert_user(backend: Backend, tx: &mut Tx<'_>, audit: &Audit, user: &Ne
         .await?;
     let after = json!({"username": user.username, "role": user.role});
     append_event(
-        backend,
+        store,
         tx,
         audit,
         "user.create",
@@ -1094,7 +1107,7 @@ fn software_row(r: &sqlx::any::AnyRow) -> SoftwareRow {
 
 /// Appends one event to the audit trail inside `tx`: the change and its record commit together.
 pub(crate) async fn append_event(
-    backend: Backend,
+    store: &Store,
     tx: &mut Tx<'_>,
     audit: &Audit,
     action: &str,
@@ -1102,27 +1115,15 @@ pub(crate) async fn append_event(
     before: &serde_json::Value,
     after: &serde_json::Value,
 ) -> Result<(), StoreError> {
-    append_events(backend, tx, audit, &[(action, subject, before, after)]).await
+    append_events(store, tx, audit, &[(action, subject, before, after)]).await
 }
 
-/// Appends events to the audit trail inside `tx`, in order. The chain's head is read and locked
-/// once (PostgreSQL `FOR UPDATE`; SQLite's write lock is already held), so events are numbered
-/// without gaps and each hash covers the one before; the rows go in batched statements.
-pub(crate) async fn append_events(
-    backend: Backend,
-    tx: &mut Tx<'_>,
+fn chain(
+    mut last: i64,
+    mut previous: String,
     audit: &Audit,
     events: &[(&str, &str, &serde_json::Value, &serde_json::Value)],
-) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let head = match backend {
-        Backend::Sqlite => "SELECT sequence, hash FROM audit_head WHERE id = 1",
-        Backend::Postgres => "SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-    };
-    let row = sqlx::query(head).fetch_one(&mut **tx).await?;
-    let (mut last, mut previous): (i64, String) = (row.get(0), row.get(1));
+) -> Vec<(patchwarden_domain::audit::Event, String, String)> {
     let mut chained = Vec::with_capacity(events.len());
     for (action, subject, before, after) in events {
         let event = patchwarden_domain::audit::Event {
@@ -1138,12 +1139,75 @@ pub(crate) async fn append_events(
         last = event.sequence;
         chained.push((event, std::mem::replace(&mut previous, hash.clone()), hash));
     }
+    chained
+}
+
+const AUDIT_COLUMNS: &str = "sequence, at, actor, action, subject, before_state, after_state, previous_hash, hash";
+
+/// Appends events to the audit trail inside `tx`, in order, numbered without gaps, each hash
+/// covering the one before. The chain's head is its last event, or the purge anchor when none is
+/// left, so an append writes its rows and nothing else.
+///
+/// On SQLite this process is nearly always the only writer of the chain, so the head is
+/// remembered: a single event is one conditional `INSERT` that succeeds only if the stored last
+/// event is still the remembered one (SQLite's write lock is held). Otherwise — another process
+/// appended, a transaction rolled back, several events, PostgreSQL — the head is read (PostgreSQL
+/// first locks `audit_head`, so appenders queue) and the rows go in batched statements.
+pub(crate) async fn append_events(
+    store: &Store,
+    tx: &mut Tx<'_>,
+    audit: &Audit,
+    events: &[(&str, &str, &serde_json::Value, &serde_json::Value)],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let remembered = match store.backend {
+        Backend::Sqlite if events.len() == 1 => store.remembered_head(),
+        _ => None,
+    };
+    if let Some((last, previous)) = remembered {
+        let chained = chain(last, previous, audit, events);
+        let (event, previous, hash) = &chained[0];
+        let done = sqlx::query(&format!(
+            "INSERT INTO audit_events ({AUDIT_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? \
+             WHERE (SELECT MAX(sequence) FROM audit_events) = ?"
+        ))
+        .bind(event.sequence)
+        .bind(event.at)
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(&event.subject)
+        .bind(&event.before)
+        .bind(&event.after)
+        .bind(previous)
+        .bind(hash)
+        .bind(last)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            store.remember_head(event.sequence, hash.clone());
+            return Ok(());
+        }
+    }
+    let anchor = match store.backend {
+        Backend::Sqlite => "SELECT anchor_sequence, anchor_hash FROM audit_head WHERE id = 1",
+        Backend::Postgres => "SELECT anchor_sequence, anchor_hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    };
+    let anchor = sqlx::query(anchor).fetch_one(&mut **tx).await?;
+    let last = sqlx::query("SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (sequence, hash): (i64, String) = match last {
+        Some(row) => (row.get(0), row.get(1)),
+        None => (anchor.get(0), anchor.get(1)),
+    };
+    let chained = chain(sequence, hash, audit, events);
     // 9 values a row: 100 rows stay far under either backend's parameter limit.
     for chunk in chained.chunks(100) {
         let sql = format!(
-            "INSERT INTO audit_events (sequence, at, actor, action, subject, before_state, after_state, previous_hash, hash) \
-             VALUES {}",
-            placeholders(backend, chunk.len(), 9, 1)
+            "INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES {}",
+            placeholders(store.backend, chunk.len(), 9, 1)
         );
         let mut query = sqlx::query(&sql);
         for (event, previous, hash) in chunk {
@@ -1160,11 +1224,9 @@ pub(crate) async fn append_events(
         }
         query.execute(&mut **tx).await?;
     }
-    sqlx::query("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1")
-        .bind(last)
-        .bind(&previous)
-        .execute(&mut **tx)
-        .await?;
+    if let Some((event, _, hash)) = chained.last() {
+        store.remember_head(event.sequence, hash.clone());
+    }
     Ok(())
 }
 

@@ -228,7 +228,7 @@ impl Store {
             if done.rows_affected() == 1 {
                 added += 1;
                 append_event(
-                    self.backend,
+                    self,
                     &mut tx,
                     audit,
                     "classification.suggest",
@@ -296,7 +296,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             if next.category == last.suggested {
@@ -411,7 +411,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             &format!("{}.request", r.kind.name()),
@@ -467,7 +467,7 @@ impl Store {
             return Ok(false);
         }
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             &format!("{}.{}", after.request.kind.name(), after.state.name()),
@@ -559,7 +559,7 @@ impl Store {
                 .await?;
         }
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "host.labels",
@@ -599,7 +599,7 @@ impl Store {
             return Ok(false);
         }
         append_event(
-            self.backend,
+            self,
             &mut tx,
             audit,
             "compliance.certify",

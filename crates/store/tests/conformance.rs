@@ -328,3 +328,27 @@ async fn postgres() {
     assert_eq!(store.backend(), Backend::Postgres);
     story(store).await;
 }
+
+/// Two processes (here two stores) on one SQLite file append to one chain: each notices the other's
+/// events instead of trusting the head it remembers, and the chain stays whole and gap-free.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_appends_from_two_processes_keep_one_chain() {
+    let dir = patchwarden_testkit::tempdir();
+    let first = Store::open_sqlite(dir.path()).await.unwrap();
+    let second = Store::open_sqlite(dir.path()).await.unwrap();
+    for i in 0..20 {
+        let store = if i % 3 == 0 { &second } else { &first };
+        let audit = Audit {
+            actor: format!("user:{i}"),
+            at: 1_000 + i,
+        };
+        store
+            .record_event(&audit, "test.event", &format!("n:{i}"), &serde_json::json!({"i": i}))
+            .await
+            .unwrap();
+    }
+    let ((anchor, anchor_hash), events) = first.audit_trail().await.unwrap();
+    assert_eq!(patchwarden_domain::audit::verify((anchor, &anchor_hash), &events), Ok(20));
+    let sequences: Vec<i64> = events.iter().map(|e| e.event.sequence).collect();
+    assert_eq!(sequences, (1..=20).collect::<Vec<_>>());
+}
