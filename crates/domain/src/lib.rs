@@ -8,6 +8,7 @@
 pub mod advisory;
 pub mod audit;
 pub mod calendar;
+pub mod change;
 pub mod classification;
 pub mod compliance;
 pub mod ecosystem;
