@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-use patchwarden_proto::{EnrollRequest, EnrollResponse, ErrorBody, Report, ReportResponse};
+use patchwarden_proto::{EnrollRequest, EnrollResponse, ErrorBody, JobResult, Report, ReportResponse};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use sha2::Digest;
@@ -195,6 +195,22 @@ impl Client {
             .send_json(request)
             .map_err(error)?;
         response.into_json().map_err(|e| ClientError::Answer(e.to_string()))
+    }
+
+    /// Tells the server what became of a job.
+    pub fn job_result(
+        &self,
+        host_id: &str,
+        credential: &str,
+        job: &str,
+        result: &JobResult,
+    ) -> Result<(), ClientError> {
+        self.agent
+            .post(&format!("{}/api/v1/agent/hosts/{host_id}/jobs/{job}", self.base))
+            .set("Authorization", &format!("Bearer {credential}"))
+            .send_json(result)
+            .map_err(error)?;
+        Ok(())
     }
 
     /// Delivers one report, gzip-compressed.

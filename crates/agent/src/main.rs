@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use patchwarden_agent::adapters::apt::Apt;
 use patchwarden_agent::client::{self, Client};
 use patchwarden_agent::collect::Sources;
 use patchwarden_agent::outbox::{Outbox, write_atomically};
-use patchwarden_proto::{EnrollRequest, Inventory, Report};
+use patchwarden_proto::{EnrollRequest, Inventory, Job, JobResult, Report};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -112,8 +113,17 @@ fn inventory_hash(inventory: &Inventory) -> String {
     hex::encode(sha2::Sha256::digest(serde_json::to_vec(inventory).unwrap_or_default()))
 }
 
-/// Collects, queues one report, and delivers everything queued. Returns the reports still waiting.
-fn check_in(state_dir: &Path, sources: &Sources) -> anyhow::Result<(usize, u64)> {
+/// What one check-in came to.
+struct CheckIn {
+    /// Reports still waiting in the outbox.
+    waiting: usize,
+    interval: u64,
+    /// Jobs the server handed out.
+    jobs: Vec<Job>,
+}
+
+/// Collects, queues one report, and delivers everything queued.
+fn check_in(state_dir: &Path, sources: &Sources) -> anyhow::Result<CheckIn> {
     let enrollment: Enrollment = serde_json::from_slice(
         &std::fs::read(state_dir.join("enrollment.json"))
             .context("this host is not enrolled: run `patchwarden-agent enroll`")?,
@@ -145,12 +155,14 @@ fn check_in(state_dir: &Path, sources: &Sources) -> anyhow::Result<(usize, u64)>
     }
 
     let mut interval = 3600;
+    let mut jobs = Vec::new();
     for sequence in outbox.pending()? {
         let report = outbox.read(sequence)?;
         match client.send(&enrollment.host_id, credential.trim(), &report) {
             Ok(answer) => {
                 outbox.acknowledge(answer.stored_through.max(sequence))?;
                 interval = answer.interval_seconds;
+                jobs = answer.jobs;
                 if answer.send_inventory {
                     let mut counters = outbox.counters()?;
                     counters.inventory_requested = true;
@@ -179,7 +191,67 @@ fn check_in(state_dir: &Path, sources: &Sources) -> anyhow::Result<(usize, u64)>
             Err(e) => return Err(e.into()),
         }
     }
-    Ok((outbox.pending()?.len(), interval))
+    Ok(CheckIn {
+        waiting: outbox.pending()?.len(),
+        interval,
+        jobs,
+    })
+}
+
+/// Carries out the jobs through the host's package manager, most urgent first (the server's
+/// order), and tells the server each outcome. Results that cannot be delivered wait in
+/// `job-results/` and go with the next check-in.
+fn run_jobs(state_dir: &Path, sources: &Sources, jobs: &[Job]) -> anyhow::Result<()> {
+    let results = state_dir.join("job-results");
+    std::fs::create_dir_all(&results)?;
+    let dpkg = sources.root.join("var/lib/dpkg/status").exists();
+    for job in jobs {
+        let result = if dpkg {
+            let outcome = Apt::new(&sources.root).install(&job.items);
+            JobResult {
+                status: outcome.status.to_owned(),
+                exit_status: outcome.exit_status,
+                output: outcome.output,
+            }
+        } else {
+            JobResult {
+                status: "failed".into(),
+                exit_status: None,
+                output: "this agent installs through apt and dpkg; this host has no dpkg database".into(),
+            }
+        };
+        write_atomically(&results.join(format!("{}.json", job.id)), &serde_json::to_vec(&result)?)?;
+    }
+    deliver_results(state_dir)
+}
+
+/// Sends the job results waiting in `job-results/`; each leaves when the server has it (or
+/// refuses it for good).
+fn deliver_results(state_dir: &Path) -> anyhow::Result<()> {
+    let results = state_dir.join("job-results");
+    let Ok(entries) = std::fs::read_dir(&results) else {
+        return Ok(());
+    };
+    let enrollment: Enrollment = serde_json::from_slice(&std::fs::read(state_dir.join("enrollment.json"))?)?;
+    let credential = std::fs::read_to_string(state_dir.join("credential"))?;
+    let ca = std::fs::read_to_string(state_dir.join("ca.pem"))?;
+    let client = Client::new(&enrollment.server, &ca)?;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(job) = path.file_stem().and_then(|s| s.to_str()).map(ToOwned::to_owned) else {
+            continue;
+        };
+        let result: JobResult = serde_json::from_slice(&std::fs::read(&path)?)?;
+        match client.job_result(&enrollment.host_id, credential.trim(), &job, &result) {
+            Ok(()) | Err(client::ClientError::Refused { status: 404 | 409, .. }) => std::fs::remove_file(&path)?,
+            Err(e) if e.is_transient() => {
+                eprintln!("patchwarden-agent: job result {job} waits: {e}");
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// ±10% so that a fleet started together does not check in together.
@@ -241,7 +313,20 @@ fn print_inventory(sources: &Sources, json: bool) -> anyhow::Result<ExitCode> {
 fn run(state_dir: &Path, sources: &Sources, once: bool) -> anyhow::Result<ExitCode> {
     let mut backoff = 30u64;
     loop {
-        match check_in(state_dir, sources) {
+        let checked = check_in(state_dir, sources).and_then(|mut c| {
+            deliver_results(state_dir)?;
+            // After installing, check in again at once: the new inventory verifies the jobs
+            // (§13.4), and the answer may carry the next ones.
+            for _ in 0..10 {
+                if c.jobs.is_empty() {
+                    break;
+                }
+                run_jobs(state_dir, sources, &c.jobs)?;
+                c = check_in(state_dir, sources)?;
+            }
+            Ok((c.waiting, c.interval))
+        });
+        match checked {
             Ok((0, interval)) => {
                 if once {
                     return Ok(ExitCode::SUCCESS);

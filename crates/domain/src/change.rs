@@ -184,7 +184,9 @@ impl Change {
             (Action::RollBack, state) => return Err(wrong("rolled back", state)),
         };
         if matches!(action, Action::StartTesting | Action::Release | Action::RollBack) && actor != Actor::Operator {
-            return Err(ChangeError::NotAllowed("operators test, release and roll back changes (§10, §12)".into()));
+            return Err(ChangeError::NotAllowed(
+                "operators test, release and roll back changes (§10, §12)".into(),
+            ));
         }
         Ok(self.set(next))
     }
@@ -383,17 +385,32 @@ mod tests {
     #[test]
     fn normal_change_life_cycle() {
         let mut c = change(false);
-        assert!(c.apply(Action::Approve, Actor::ChangeManager, "carol").is_err(), "a draft is not approved");
+        assert!(
+            c.apply(Action::Approve, Actor::ChangeManager, "carol").is_err(),
+            "a draft is not approved"
+        );
         assert_eq!(c.apply(Action::Submit, Actor::Requester, "mike"), Ok(State::Submitted));
         assert_eq!(
             c.apply(Action::Approve, Actor::ChangeManager, "mike"),
             Err(ChangeError::OwnChange { who: "mike".into() })
         );
         assert!(c.apply(Action::Approve, Actor::Operator, "olga").is_err());
-        assert_eq!(c.apply(Action::Approve, Actor::ChangeManager, "carol"), Ok(State::Approved));
-        assert_eq!(c.apply(Action::Release, Actor::Operator, "olga"), Err(wrong("released", State::Approved)));
-        assert_eq!(c.apply(Action::StartTesting, Actor::Operator, "olga"), Ok(State::Testing));
-        assert_eq!(c.apply(Action::Release, Actor::Operator, "olga"), Err(ChangeError::NotSignedOff));
+        assert_eq!(
+            c.apply(Action::Approve, Actor::ChangeManager, "carol"),
+            Ok(State::Approved)
+        );
+        assert_eq!(
+            c.apply(Action::Release, Actor::Operator, "olga"),
+            Err(wrong("released", State::Approved))
+        );
+        assert_eq!(
+            c.apply(Action::StartTesting, Actor::Operator, "olga"),
+            Ok(State::Testing)
+        );
+        assert_eq!(
+            c.apply(Action::Release, Actor::Operator, "olga"),
+            Err(ChangeError::NotSignedOff)
+        );
         c.signed_off = true;
         assert_eq!(c.apply(Action::Release, Actor::Operator, "olga"), Ok(State::Released));
         assert!(c.apply(Action::Cancel, Actor::Requester, "mike").is_err());
@@ -403,12 +420,18 @@ mod tests {
     fn emergency_needs_security_and_may_skip_testing() {
         let mut c = change(true);
         c.apply(Action::Submit, Actor::Requester, "mike").unwrap();
-        assert_eq!(c.apply(Action::Approve, Actor::ChangeManager, "carol"), Ok(State::Submitted));
+        assert_eq!(
+            c.apply(Action::Approve, Actor::ChangeManager, "carol"),
+            Ok(State::Submitted)
+        );
         assert_eq!(c.apply(Action::Approve, Actor::Security, "sam"), Ok(State::Approved));
         assert_eq!(c.apply(Action::Release, Actor::Operator, "olga"), Ok(State::Released));
         let mut normal = change(false);
         normal.apply(Action::Submit, Actor::Requester, "mike").unwrap();
-        assert!(normal.apply(Action::Approve, Actor::Security, "sam").is_err(), "not Security's to approve");
+        assert!(
+            normal.apply(Action::Approve, Actor::Security, "sam").is_err(),
+            "not Security's to approve"
+        );
     }
 
     #[test]
@@ -419,14 +442,25 @@ mod tests {
         assert_eq!(waves.iter().filter(|w| **w == 2).count(), 8);
         assert_eq!(waves.iter().filter(|w| **w == 3).count(), 10);
         assert_eq!(r.wave_of(0, 1), 1);
-        assert!(Rollout { waves: vec![0.5, 0.4, 1.0], ..r.clone() }.validate().is_err());
+        assert!(
+            Rollout {
+                waves: vec![0.5, 0.4, 1.0],
+                ..Rollout::default()
+            }
+            .validate()
+            .is_err()
+        );
         assert!(Rollout { waves: vec![0.5], ..r }.validate().is_err());
     }
 
     #[test]
     fn gates() {
         let r = Rollout::default();
-        let t = |jobs, succeeded, failed| WaveTally { jobs, succeeded, failed };
+        let t = |jobs, succeeded, failed| WaveTally {
+            jobs,
+            succeeded,
+            failed,
+        };
         assert_eq!(gate(&r, 0, &[t(2, 0, 0), t(8, 0, 0)]), Gate::Open(1));
         assert_eq!(gate(&r, 1, &[t(2, 1, 0), t(8, 0, 0)]), Gate::Wait);
         assert_eq!(gate(&r, 1, &[t(2, 2, 0), t(8, 0, 0)]), Gate::Open(2));
@@ -442,10 +476,19 @@ mod tests {
         let w = Window::parse("Sat 01:00-05:00").unwrap();
         // 5 July 2026 is a Sunday; Saturday 4 July 01:30 BST is 00:30 UTC.
         assert!(w.contains(&calendar, "2026-07-04T00:30:00Z".parse().unwrap()));
-        assert!(!w.contains(&calendar, "2026-07-04T04:30:00Z".parse().unwrap()), "05:30 BST");
+        assert!(
+            !w.contains(&calendar, "2026-07-04T04:30:00Z".parse().unwrap()),
+            "05:30 BST"
+        );
         let night = Window::parse("Fri 22:00-02:00").unwrap();
-        assert!(night.contains(&calendar, "2026-12-05T01:00:00Z".parse().unwrap()), "Sat 01:00 GMT");
-        assert!(!night.contains(&calendar, "2026-12-06T01:00:00Z".parse().unwrap()), "Sun 01:00 GMT");
+        assert!(
+            night.contains(&calendar, "2026-12-05T01:00:00Z".parse().unwrap()),
+            "Sat 01:00 GMT"
+        );
+        assert!(
+            !night.contains(&calendar, "2026-12-06T01:00:00Z".parse().unwrap()),
+            "Sun 01:00 GMT"
+        );
         assert!(Window::parse("Sat 1am-5am").is_err());
         assert!(Window::parse("Xyz 01:00-02:00").unwrap_err().contains("not a day"));
     }

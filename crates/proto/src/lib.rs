@@ -126,6 +126,41 @@ pub struct ReportResponse {
     pub send_inventory: bool,
     /// How often to check in, in seconds.
     pub interval_seconds: u64,
+    /// Jobs to carry out now, most urgent first (§12, §14.1).
+    #[serde(default)]
+    pub jobs: Vec<Job>,
+}
+
+/// One host's part of a change: packages to bring to the given versions through the host's
+/// package manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub change: String,
+    pub emergency: bool,
+    /// `never`, `if_required` or `always` (the agent reports a needed reboot; it never reboots on
+    /// its own).
+    pub reboot: String,
+    pub items: Vec<JobItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobItem {
+    pub package: String,
+    pub version: String,
+}
+
+/// What became of a job on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResult {
+    /// `succeeded`, `failed` or `reboot_required`.
+    pub status: String,
+    /// The package manager's exit status, if it ran.
+    #[serde(default)]
+    pub exit_status: Option<i32>,
+    /// The last lines of its output.
+    #[serde(default)]
+    pub output: String,
 }
 
 /// The error body of every API error: `{"error": {"code", "message"}}`.

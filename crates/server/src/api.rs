@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{self, Role};
+use crate::changes_api;
 use crate::clock;
 use crate::error::ApiError;
 use crate::ingest;
@@ -98,6 +99,21 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/compliance/form/certifications",
         Access::Roles(policy_api::SECURITY),
     ),
+    route("POST", "/api/v1/changes", Access::Roles(changes_api::OPERATORS)),
+    route("GET", "/api/v1/changes", Access::Roles(READERS)),
+    route("GET", "/api/v1/changes/{id}", Access::Roles(READERS)),
+    route(
+        "POST",
+        "/api/v1/changes/{id}/actions",
+        Access::Roles(changes_api::ACTORS),
+    ),
+    route(
+        "POST",
+        "/api/v1/changes/{id}/tests",
+        Access::Roles(changes_api::OPERATORS),
+    ),
+    route("GET", "/api/v1/jobs", Access::Roles(READERS)),
+    route("POST", "/api/v1/agent/hosts/{id}/jobs/{job}", Access::Agent),
 ];
 
 fn handler(route: &Route) -> MethodRouter<AppState> {
@@ -129,6 +145,13 @@ fn handler(route: &Route) -> MethodRouter<AppState> {
         ("GET", "/api/v1/compliance") => get(policy_api::compliance),
         ("GET", "/api/v1/compliance/form") => get(policy_api::form),
         ("POST", "/api/v1/compliance/form/certifications") => post(policy_api::certify),
+        ("POST", "/api/v1/changes") => post(changes_api::create),
+        ("GET", "/api/v1/changes") => get(changes_api::list),
+        ("GET", "/api/v1/changes/{id}") => get(changes_api::show),
+        ("POST", "/api/v1/changes/{id}/actions") => post(changes_api::act),
+        ("POST", "/api/v1/changes/{id}/tests") => post(changes_api::record_test),
+        ("GET", "/api/v1/jobs") => get(changes_api::jobs),
+        ("POST", "/api/v1/agent/hosts/{id}/jobs/{job}") => post(changes_api::job_result),
         // A table entry without a handler answers 501; the permission matrix test fails on it.
         _ => axum::routing::any(|| async {
             ApiError::new(StatusCode::NOT_IMPLEMENTED, "no_handler", "this route has no handler")

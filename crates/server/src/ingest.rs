@@ -204,9 +204,13 @@ pub async fn receive(
     } else {
         host.inventory_hash.clone()
     };
+    if has_inventory && stored.stored {
+        crate::changes::verify_host(state, host_id, now).await?;
+    }
     Ok(ReportResponse {
         stored_through: u64::try_from(stored.stored_through).unwrap_or(0),
         send_inventory: known_hash != report.inventory_hash,
         interval_seconds: state.check_in_interval,
+        jobs: crate::changes::dispatch(state, host_id, now).await?,
     })
 }

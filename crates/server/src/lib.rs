@@ -6,6 +6,8 @@
 pub mod advisories;
 pub mod api;
 pub mod auth;
+pub mod changes;
+pub mod changes_api;
 pub mod clock;
 pub mod compliance;
 pub mod error;

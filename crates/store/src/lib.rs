@@ -4,7 +4,9 @@
 //! Architecture invariant: this is the only crate that speaks SQL. Each method is one transaction;
 //! a report, its inventory, its history and its findings are stored together or not at all.
 
+mod changes;
 mod policy;
+pub use changes::{ChangeRow, JobFilter, JobRow, TestRecord};
 pub use policy::{CertifiedReport, ClassificationRow, Notification, SpanRow};
 mod rows;
 

@@ -348,7 +348,10 @@ async fn sqlite_appends_from_two_processes_keep_one_chain() {
             .unwrap();
     }
     let ((anchor, anchor_hash), events) = first.audit_trail().await.unwrap();
-    assert_eq!(patchwarden_domain::audit::verify((anchor, &anchor_hash), &events), Ok(20));
+    assert_eq!(
+        patchwarden_domain::audit::verify((anchor, &anchor_hash), &events),
+        Ok(20)
+    );
     let sequences: Vec<i64> = events.iter().map(|e| e.event.sequence).collect();
     assert_eq!(sequences, (1..=20).collect::<Vec<_>>());
 }

@@ -7,6 +7,7 @@
 
 mod assess_real;
 mod audit;
+mod deploy;
 mod feeds;
 mod fleet;
 mod malformed;

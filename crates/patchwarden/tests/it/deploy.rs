@@ -1,0 +1,365 @@
+//! Deployment end to end (§10–§13): a local apt repository built in the test with `dpkg-deb` and
+//! `dpkg-scanpackages` holds old and fixed versions of two test packages; each host is a sandbox
+//! root with a real dpkg database, its own host name (a UTS namespace) and the real agent binary
+//! talking HTTPS to the real server. A change is approved by the change manager (never by its
+//! requester), goes to the test ring first, is signed off, then goes to production in waves; the
+//! agents install through apt, later inventories show the fixed versions, and the change closes as
+//! verified. A package whose maintainer script fails is reported failed with its output, is retried,
+//! and the rollout pauses at its threshold without touching anything else.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use patchwarden_agent::adapters::apt::Apt;
+use patchwarden_proto::JobItem;
+use serde_json::{Value, json};
+
+use crate::support::{DEBIAN12, Db, PASSWORD, TestServer, agent_binary};
+
+/// Builds the repository: pw-demo 1.0-1 and 1.0-2, pw-broken 1.0-1 and 1.0-2 (whose postinst
+/// fails).
+fn repository(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    for (name, version, fails) in [
+        ("pw-demo", "1.0-1", false),
+        ("pw-demo", "1.0-2", false),
+        ("pw-broken", "1.0-1", false),
+        ("pw-broken", "1.0-2", true),
+    ] {
+        let tree = dir.join(format!("build/{name}_{version}"));
+        std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
+        std::fs::create_dir_all(tree.join(format!("usr/share/doc/{name}"))).unwrap();
+        std::fs::write(tree.join(format!("usr/share/doc/{name}/VERSION")), version).unwrap();
+        std::fs::write(
+            tree.join("DEBIAN/control"),
+            format!(
+                "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Patchwarden Tests <tests@example.org>\n\
+                 Description: a package for deployment tests\n"
+            ),
+        )
+        .unwrap();
+        if fails {
+            let postinst = tree.join("DEBIAN/postinst");
+            std::fs::write(
+                &postinst,
+                "#!/bin/sh\necho 'pw-broken: the configuration step failed on purpose' >&2\nexit 1\n",
+            )
+            .unwrap();
+            Command::new("chmod").arg("755").arg(&postinst).status().unwrap();
+        }
+        let built = Command::new("dpkg-deb")
+            .args(["-b", "--root-owner-group"])
+            .arg(&tree)
+            .arg(repo.join(format!("{name}_{version}_all.deb")))
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    }
+    let index = Command::new("dpkg-scanpackages")
+        .args(["-m", ".", "/dev/null"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(index.status.success(), "{}", String::from_utf8_lossy(&index.stderr));
+    std::fs::write(repo.join("Packages"), index.stdout).unwrap();
+    repo
+}
+
+/// A Debian 12 sandbox root whose apt reads only the test repository, with the old versions
+/// installed by apt itself.
+fn sandbox(dir: &Path, name: &str, repo: &Path) -> PathBuf {
+    let root = dir.join(name);
+    for d in [
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/info",
+        "var/lib/apt/lists/partial",
+        "var/cache/apt/archives/partial",
+        "var/log",
+        "etc/apt/sources.list.d",
+        "etc/apt/preferences.d",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+    // dpkg runs maintainer scripts chrooted into the root: give it a shell there (dash and the
+    // libraries `ldd` names).
+    let ldd = Command::new("ldd").arg("/bin/dash").output().unwrap();
+    let mut files = vec![PathBuf::from("/bin/dash")];
+    files.extend(
+        String::from_utf8_lossy(&ldd.stdout)
+            .split_whitespace()
+            .filter(|w| w.starts_with('/'))
+            .map(PathBuf::from),
+    );
+    for file in files {
+        let target = root.join(file.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+    std::os::unix::fs::symlink("dash", root.join("bin/sh")).unwrap();
+    std::fs::write(
+        root.join("etc/apt/sources.list"),
+        format!("deb [trusted=yes] file:{} ./\n", repo.display()),
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/os-release"), DEBIAN12).unwrap();
+    std::fs::write(root.join("etc/machine-id"), format!("{:0>32}\n", name.replace('-', ""))).unwrap();
+    let installed = Apt::new(&root).install(&[
+        JobItem {
+            package: "pw-demo".into(),
+            version: "1.0-1".into(),
+        },
+        JobItem {
+            package: "pw-broken".into(),
+            version: "1.0-1".into(),
+        },
+    ]);
+    assert_eq!(installed.status, "succeeded", "{}", installed.output);
+    root
+}
+
+/// Runs the agent as host `name`: its own UTS namespace gives it its own host name.
+fn agent_as(name: &str, state: &Path, root: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("unshare")
+        .args(["--uts", "sh", "-c", &format!("hostname {name} && exec \"$0\" \"$@\"")])
+        .arg(agent_binary())
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn installed(root: &Path, package: &str) -> String {
+    let out = Command::new("dpkg-query")
+        .arg(format!("--admindir={}/var/lib/dpkg", root.display()))
+        .args(["-W", "-f", "${Version}", package])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Host {
+    name: &'static str,
+    state: PathBuf,
+    root: PathBuf,
+}
+
+impl Host {
+    fn run(&self) -> std::process::Output {
+        let out = agent_as(self.name, &self.state, &self.root, &["run", "--once"]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+fn advisory(id: &str, package: &str) -> Value {
+    json!({"id": id, "modified": "2026-12-01T09:00:00Z", "published": "2026-12-01T09:00:00Z",
+           "summary": format!("{package}: security fix"), "aliases": [],
+           "affected": [{"package": {"ecosystem": "Debian:12", "name": package},
+                         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0-2"}]}]}]})
+}
+
+#[test]
+fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified() {
+    let dir = patchwarden_testkit::tempdir();
+    let repo = repository(dir.path());
+    let feeds = dir.path().join("feeds");
+    std::fs::create_dir_all(&feeds).unwrap();
+    std::fs::write(
+        feeds.join("PW-2026-0001.json"),
+        advisory("PW-2026-0001", "pw-demo").to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        feeds.join("PW-2026-0002.json"),
+        advisory("PW-2026-0002", "pw-broken").to_string(),
+    )
+    .unwrap();
+    let server = TestServer::start(Db::Sqlite, "127.0.0.1:0".parse().unwrap(), vec![], &[feeds]);
+    let api = &server.api;
+
+    let mut hosts = Vec::new();
+    for (name, environment) in [
+        ("pw-test-1", "test"),
+        ("pw-prod-1", "production"),
+        ("pw-prod-2", "production"),
+        ("pw-prod-3", "production"),
+        ("pw-prod-9", "production"),
+    ] {
+        let root = sandbox(dir.path(), name, &repo);
+        let state = dir.path().join(format!("{name}-state"));
+        let token = server.enrollment_token(
+            json!({"department": "Operations", "platform_class": "desktop", "environment": environment}),
+        );
+        let args = server.enroll_args(&token);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = agent_as(name, &state, &root, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let host = Host { name, state, root };
+        host.run();
+        hosts.push(host);
+    }
+    let missing = api.get("/api/v1/hosts?missing=true", &server.admin);
+    assert_eq!(missing["hosts"].as_array().unwrap().len(), 5, "{missing}");
+
+    let mut token = std::collections::HashMap::new();
+    for (user, role) in [("mike", "operator"), ("carol", "change_manager")] {
+        let made = api.call(
+            "POST",
+            "/api/v1/users",
+            Some(&server.admin),
+            Some(json!({"username": user, "password": PASSWORD, "role": role})),
+        );
+        assert_eq!(made.0, 201, "{}", made.1);
+        token.insert(user, api.login(user, PASSWORD));
+    }
+    let (status, change) = api.call(
+        "POST",
+        "/api/v1/changes",
+        Some(&token["mike"]),
+        Some(json!({"title": "pw-demo security fix", "patches": ["PW-2026-0001"],
+                    "selector": "name:pw-test-* name:pw-prod-* -name:pw-prod-9",
+                    "waves": [0.3, 1.0], "notice": "pw-demo is updated tonight; no reboot is needed."})),
+    );
+    assert_eq!(status, 201, "{change}");
+    let id = change["id"].as_str().unwrap().to_owned();
+    let act = |who: &str, action: &str| {
+        api.call(
+            "POST",
+            &format!("/api/v1/changes/{id}/actions"),
+            Some(&token[who]),
+            Some(json!({"action": action})),
+        )
+    };
+    let show = || api.get(&format!("/api/v1/changes/{id}"), &server.admin);
+    assert_eq!(act("mike", "submit").0, 200);
+    let (status, refused) = act("mike", "approve");
+    assert_eq!(status, 403, "approving your own change: {refused}");
+    assert!(
+        refused["error"]["message"].as_str().unwrap().contains("cannot approve"),
+        "{refused}"
+    );
+    assert_eq!(act("carol", "approve").1["state"], "approved");
+    assert_eq!(act("mike", "start_testing").1["state"], "testing");
+    let jobs = show()["jobs"].as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 1, "only the test ring: {jobs:?}");
+
+    // Production hosts get nothing yet; the test host installs and reports.
+    hosts[1].run();
+    assert_eq!(installed(&hosts[1].root, "pw-demo"), "1.0-1");
+    hosts[0].run();
+    assert_eq!(installed(&hosts[0].root, "pw-demo"), "1.0-2");
+    assert_eq!(
+        installed(&hosts[0].root, "pw-broken"),
+        "1.0-1",
+        "nothing else is touched"
+    );
+    assert_eq!(show()["jobs"][0]["state"], "verified", "the new inventory verified it");
+
+    // Release needs the test ring's sign-off.
+    let (status, refused) = act("mike", "release");
+    assert_eq!(status, 403, "{refused}");
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/changes/{id}/tests"),
+        Some(&token["mike"]),
+        Some(json!({"platform_class": "desktop", "image": "debian-12-desktop", "passed": true, "notes": "ward app starts"})),
+    );
+    assert_eq!(status, 201);
+    let released = act("mike", "release").1;
+    assert_eq!(
+        (released["state"].as_str(), released["open_wave"].as_i64()),
+        (Some("released"), Some(1))
+    );
+    let production: Vec<Value> = show()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["ring"] == "production")
+        .cloned()
+        .collect();
+    assert_eq!(production.len(), 3, "pw-prod-9 is excluded: {production:?}");
+    assert_eq!(production.iter().filter(|j| j["wave"] == 1).count(), 1);
+
+    // Wave 1 (pw-prod-1) first; the others wait until it succeeded.
+    hosts[2].run();
+    assert_eq!(installed(&hosts[2].root, "pw-demo"), "1.0-1", "wave 2 waits");
+    hosts[1].run();
+    assert_eq!(installed(&hosts[1].root, "pw-demo"), "1.0-2");
+    assert_eq!(show()["open_wave"], 2);
+    hosts[2].run();
+    hosts[3].run();
+    hosts[4].run();
+    assert_eq!(installed(&hosts[2].root, "pw-demo"), "1.0-2");
+    assert_eq!(installed(&hosts[3].root, "pw-demo"), "1.0-2");
+    assert_eq!(
+        installed(&hosts[4].root, "pw-demo"),
+        "1.0-1",
+        "excluded by the selector"
+    );
+    let done = show();
+    assert_eq!(done["state"], "closed", "{done}");
+    assert!(
+        done["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["state"] == "verified")
+    );
+    let applied = api.get(&format!("/api/v1/jobs?change={id}&state=applied"), &server.admin);
+    assert_eq!(applied["jobs"].as_array().unwrap().len(), 4);
+
+    // A failing maintainer script: reported with its output, retried later, nothing else touched.
+    let (status, change) = api.call(
+        "POST",
+        "/api/v1/changes",
+        Some(&token["mike"]),
+        Some(
+            json!({"title": "pw-broken fix", "patches": ["PW-2026-0002"], "selector": "name:pw-prod-9",
+                    "emergency": false, "waves": [1.0], "notice": "pw-broken is updated."}),
+        ),
+    );
+    assert_eq!(status, 201, "{change}");
+    let broken = change["id"].as_str().unwrap().to_owned();
+    let act2 = |who: &str, action: &str| {
+        api.call(
+            "POST",
+            &format!("/api/v1/changes/{broken}/actions"),
+            Some(&token[who]),
+            Some(json!({"action": action})),
+        )
+    };
+    act2("mike", "submit");
+    act2("carol", "approve");
+    act2("mike", "start_testing");
+    api.call(
+        "POST",
+        &format!("/api/v1/changes/{broken}/tests"),
+        Some(&token["mike"]),
+        Some(json!({"platform_class": "desktop", "passed": true})),
+    );
+    assert_eq!(act2("mike", "release").1["state"], "released");
+    hosts[4].run();
+    let failed = api.get(&format!("/api/v1/jobs?change={broken}&state=failed"), &server.admin);
+    let job = &failed["jobs"][0];
+    assert_eq!(job["state"], "pending", "retried later: {failed}");
+    assert_eq!(job["attempts"], 1);
+    assert_ne!(job["exit_status"], 0);
+    assert!(
+        job["output"]
+            .as_str()
+            .unwrap()
+            .contains("the configuration step failed on purpose"),
+        "{job}"
+    );
+    assert_eq!(installed(&hosts[4].root, "pw-demo"), "1.0-1", "nothing else is touched");
+}

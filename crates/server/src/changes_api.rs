@@ -1,0 +1,367 @@
+//! The change endpoints (§10–§13): requests for technical change, their actions and test records,
+//! the jobs lists (§7.5.4 patches applied, §7.5.5 patches that could not be applied), and the
+//! agent's job results.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use patchwarden_domain::change::{Action, Rollout, Window};
+use patchwarden_domain::classification::PlatformClass;
+use patchwarden_domain::selector::Selector;
+use patchwarden_proto::JobResult;
+use patchwarden_store::{ChangeRow, JobFilter, JobRow, TestRecord};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{Body, body};
+use crate::auth::{self, Role};
+use crate::changes;
+use crate::clock;
+use crate::error::ApiError;
+use crate::secrets;
+use crate::state::AppState;
+
+/// Operators (and administrators) request, test and release changes.
+pub const OPERATORS: &[Role] = &[Role::Administrator, Role::Operator];
+/// Who acts on a change: requesters and operators, the change manager, Security (emergencies).
+pub const ACTORS: &[Role] = &[Role::Administrator, Role::Operator, Role::ChangeManager, Role::Security];
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change", message)
+}
+
+fn change_json(c: &ChangeRow) -> Value {
+    json!({
+        "id": c.id, "title": c.title, "patches": c.patches, "selector": c.selector, "emergency": c.emergency,
+        "rollout": serde_json::from_str::<Value>(&c.rollout).unwrap_or(Value::Null), "windows": c.windows,
+        "reboot": c.reboot, "notice": c.notice, "start": clock::rfc3339(c.start_at), "state": c.state,
+        "requested_by": c.requested_by, "requested_at": clock::rfc3339(c.requested_at),
+        "approved_by": c.approved_by, "security_approved_by": c.security_approved_by,
+        "open_wave": c.open_wave, "paused": c.paused,
+    })
+}
+
+fn job_json(j: &JobRow) -> Value {
+    json!({
+        "id": j.id, "change": j.change_id, "host": j.host_id, "ring": j.ring, "wave": j.wave, "state": j.state,
+        "attempts": j.attempts, "items": serde_json::from_str::<Value>(&j.items).unwrap_or(Value::Null),
+        "exit_status": j.exit_status, "output": j.output, "created_at": clock::rfc3339(j.created_at),
+        "dispatched_at": j.dispatched_at.map(clock::rfc3339), "finished_at": j.finished_at.map(clock::rfc3339),
+        "verified_at": j.verified_at.map(clock::rfc3339),
+    })
+}
+
+#[derive(Deserialize)]
+struct NewChange {
+    title: String,
+    patches: Vec<String>,
+    selector: String,
+    #[serde(default)]
+    emergency: bool,
+    #[serde(default)]
+    waves: Option<Vec<f64>>,
+    #[serde(default)]
+    success_share: Option<f64>,
+    #[serde(default)]
+    failure_share: Option<f64>,
+    #[serde(default)]
+    windows: Vec<String>,
+    #[serde(default = "default_reboot")]
+    reboot: String,
+    notice: String,
+    /// RFC 3339; now by default.
+    #[serde(default)]
+    start: Option<String>,
+}
+
+fn default_reboot() -> String {
+    "if_required".into()
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, OPERATORS, now).await?;
+    let r: NewChange = body(&bytes)?;
+    if r.title.trim().is_empty() {
+        return Err(invalid("title is empty"));
+    }
+    if r.notice.trim().is_empty() {
+        return Err(invalid("notice: the staff notification text is required (§11.3)"));
+    }
+    if r.patches.is_empty() || r.patches.iter().any(|p| p.trim().is_empty()) {
+        return Err(invalid("patches: name at least one patch (advisory id), none empty"));
+    }
+    Selector::parse(&r.selector).map_err(|e| invalid(format!("selector: {e}")))?;
+    let defaults = Rollout::default();
+    let rollout = Rollout {
+        waves: r.waves.unwrap_or(defaults.waves),
+        success_share: r.success_share.unwrap_or(defaults.success_share),
+        failure_share: r.failure_share.unwrap_or(defaults.failure_share),
+    };
+    rollout.validate().map_err(invalid)?;
+    for w in &r.windows {
+        Window::parse(w).map_err(invalid)?;
+    }
+    if !matches!(r.reboot.as_str(), "never" | "if_required" | "always") {
+        return Err(invalid(format!(
+            "reboot {:?} is not never, if_required or always",
+            r.reboot
+        )));
+    }
+    let start_at = match &r.start {
+        Some(t) => t
+            .parse::<jiff::Timestamp>()
+            .map_err(|_| invalid(format!("start {t:?} is not an RFC 3339 time")))?
+            .as_second(),
+        None => now,
+    };
+    let change = ChangeRow {
+        id: secrets::id(),
+        title: r.title,
+        patches: r.patches,
+        selector: r.selector,
+        emergency: r.emergency,
+        rollout: json!({"waves": rollout.waves, "success_share": rollout.success_share,
+                        "failure_share": rollout.failure_share})
+        .to_string(),
+        windows: r.windows,
+        reboot: r.reboot,
+        notice: r.notice,
+        start_at,
+        state: "draft".into(),
+        requested_by: principal.username.clone(),
+        requested_at: now,
+        approved_by: None,
+        security_approved_by: None,
+        open_wave: 0,
+        paused: None,
+    };
+    state.store.create_change(&principal.audit(now), &change).await?;
+    Ok((StatusCode::CREATED, Json(change_json(&change))).into_response())
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
+    let all = state.store.changes().await?;
+    Ok(Json(json!({"changes": all.iter().map(change_json).collect::<Vec<_>>()})).into_response())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
+    let change = state
+        .store
+        .change(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    let tests = state.store.test_records(&id).await?;
+    let jobs = state
+        .store
+        .jobs(&JobFilter {
+            change: Some(id.clone()),
+            ..JobFilter::default()
+        })
+        .await?;
+    let mut out = change_json(&change);
+    out["tests"] = tests
+        .iter()
+        .map(|t| {
+            json!({"platform_class": t.platform_class, "image": t.image, "by": t.tested_by,
+                   "at": clock::rfc3339(t.tested_at), "passed": t.passed, "notes": t.notes})
+        })
+        .collect();
+    out["jobs"] = jobs.iter().map(job_json).collect();
+    Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize)]
+struct ActionRequest {
+    action: String,
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, ACTORS, now).await?;
+    let request: ActionRequest = body(&bytes)?;
+    let action = Action::parse(&request.action).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_action",
+            format!(
+                "action {:?} is not submit, approve, reject, start_testing, release, cancel or roll_back",
+                request.action
+            ),
+        )
+    })?;
+    let after = changes::act(&state, &principal, &id, action, now).await?;
+    changes::advance(&state, &id, now).await?;
+    Ok(Json(change_json(&after)).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewTest {
+    platform_class: String,
+    #[serde(default)]
+    image: String,
+    passed: bool,
+    #[serde(default)]
+    notes: String,
+}
+
+/// An operator records a test of the change on a platform class or system image (§10.4); an
+/// emergency change's test is recorded after its release (§12.5).
+pub async fn record_test(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, OPERATORS, now).await?;
+    let r: NewTest = body(&bytes)?;
+    let class = PlatformClass::parse(&r.platform_class).ok_or_else(|| {
+        invalid(format!(
+            "platform_class {:?} is not server, desktop, laptop, printer or other",
+            r.platform_class
+        ))
+    })?;
+    let change = state
+        .store
+        .change(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    let testable = change.state == "testing"
+        || (change.emergency && matches!(change.state.as_str(), "released" | "verifying" | "closed"));
+    if !testable {
+        return Err(ApiError::conflict(format!(
+            "change {id} is {}; tests are recorded while testing",
+            change.state
+        )));
+    }
+    let record = TestRecord {
+        change_id: id,
+        platform_class: class.name().to_owned(),
+        image: r.image,
+        tested_by: principal.username.clone(),
+        tested_at: now,
+        passed: r.passed,
+        notes: r.notes,
+    };
+    state.store.add_test_record(&principal.audit(now), &record).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"change": record.change_id, "platform_class": record.platform_class,
+                                            "passed": record.passed}),
+        ),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct JobQuery {
+    change: Option<String>,
+    host: Option<String>,
+    /// `applied` (succeeded, reboot required or verified), `failed` (given up or retrying), or a
+    /// job state.
+    state: Option<String>,
+    /// Finished at or after (RFC 3339).
+    from: Option<String>,
+    /// Finished before (RFC 3339).
+    to: Option<String>,
+    department: Option<String>,
+}
+
+/// Patches applied and patches that could not be applied, per host, change, department and
+/// period (§7.5.4, §7.5.5).
+pub async fn jobs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<JobQuery>,
+) -> Result<Response, ApiError> {
+    auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
+    let states: Vec<String> = match q.state.as_deref() {
+        None => Vec::new(),
+        Some("applied") => vec!["succeeded".into(), "reboot_required".into(), "verified".into()],
+        Some("failed") => vec!["given_up".into(), "pending".into()],
+        Some(s) => vec![s.to_owned()],
+    };
+    let time = |field: &str, t: &Option<String>| -> Result<Option<i64>, ApiError> {
+        t.as_deref()
+            .map(|t| {
+                t.parse::<jiff::Timestamp>().map(|t| t.as_second()).map_err(|_| {
+                    ApiError::bad_request("invalid_query", format!("{field}: {t:?} is not an RFC 3339 time"))
+                })
+            })
+            .transpose()
+    };
+    let (from, to) = (time("from", &q.from)?, time("to", &q.to)?);
+    let mut rows = state
+        .store
+        .jobs(&JobFilter {
+            change: q.change.clone(),
+            host: q.host.clone(),
+            states,
+        })
+        .await?;
+    if q.state.as_deref() == Some("failed") {
+        rows.retain(|j| j.state == "given_up" || j.attempts > 0);
+    }
+    rows.retain(|j| {
+        from.is_none_or(|f| j.finished_at.is_some_and(|t| t >= f))
+            && to.is_none_or(|e| j.finished_at.is_some_and(|t| t < e))
+    });
+    let hosts: std::collections::HashMap<String, (String, String)> = state
+        .store
+        .hosts()
+        .await?
+        .into_iter()
+        .map(|h| (h.id, (h.hostname, h.labels.department)))
+        .collect();
+    if let Some(d) = &q.department {
+        rows.retain(|j| hosts.get(&j.host_id).is_some_and(|(_, dept)| dept == d));
+    }
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|j| {
+            let mut v = job_json(j);
+            if let Some((name, dept)) = hosts.get(&j.host_id) {
+                v["hostname"] = json!(name);
+                v["department"] = json!(dept);
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({"jobs": out})).into_response())
+}
+
+/// An agent reports what became of one of its jobs.
+pub async fn job_result(
+    State(state): State<AppState>,
+    Path((host, job)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Response, ApiError> {
+    let session = auth::agent(&state, &headers).await?;
+    if session.host_id != host {
+        return Err(ApiError::forbidden(format!(
+            "this credential belongs to host {}, not {host}",
+            session.host_id
+        )));
+    }
+    let result: JobResult = body(&bytes)?;
+    let stored = changes::record_result(&state, &host, &job, &result, clock::now()).await?;
+    Ok(Json(job_json(&stored)).into_response())
+}

@@ -1,0 +1,466 @@
+//! Changes (RTCs), their test records and their jobs. Every write is one transaction with its
+//! audit event; state moves are conditional on the state the caller read, so of two racing
+//! moves one wins and the other is told.
+
+use serde_json::json;
+use sqlx::Row;
+
+use crate::{Audit, BATCH, Store, StoreError, append_event, placeholders};
+
+/// A request for technical change as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    pub id: String,
+    pub title: String,
+    /// Advisory ids.
+    pub patches: Vec<String>,
+    pub selector: String,
+    pub emergency: bool,
+    /// `{"waves": [...], "success_share": …, "failure_share": …}`.
+    pub rollout: String,
+    /// Maintenance windows (`Sat 01:00-05:00`).
+    pub windows: Vec<String>,
+    /// `never`, `if_required` or `always`.
+    pub reboot: String,
+    /// The staff notification text (§11.3).
+    pub notice: String,
+    pub start_at: i64,
+    pub state: String,
+    pub requested_by: String,
+    pub requested_at: i64,
+    pub approved_by: Option<String>,
+    pub security_approved_by: Option<String>,
+    /// Production waves dispatching (0: none yet).
+    pub open_wave: i64,
+    /// Why the rollout stopped by itself or was stopped; `None` while it runs.
+    pub paused: Option<String>,
+}
+
+/// A test of a change on one platform class or system image (§10.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRecord {
+    pub change_id: String,
+    pub platform_class: String,
+    pub image: String,
+    pub tested_by: String,
+    pub tested_at: i64,
+    pub passed: bool,
+    pub notes: String,
+}
+
+/// One host's part of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    pub id: String,
+    pub change_id: String,
+    pub host_id: String,
+    /// `test` or `production`.
+    pub ring: String,
+    /// Production wave (1-based); 0 in the test ring.
+    pub wave: i64,
+    /// `pending`, `dispatched`, `succeeded`, `reboot_required`, `failed` (retries left),
+    /// `given_up`, `verified`.
+    pub state: String,
+    pub attempts: i64,
+    pub not_before: i64,
+    /// What was sent: `[{"package", "version"}]`.
+    pub items: String,
+    pub exit_status: Option<i64>,
+    /// The last lines of the package manager's output.
+    pub output: String,
+    pub created_at: i64,
+    pub dispatched_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub verified_at: Option<i64>,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub change: Option<String>,
+    pub host: Option<String>,
+    pub states: Vec<String>,
+}
+
+const CHANGE_COLUMNS: &str = "id, title, patches, selector, emergency, rollout, windows, reboot, notice, start_at, state, \
+                              requested_by, requested_at, approved_by, security_approved_by, open_wave, paused";
+const JOB_COLUMNS: &str = "id, change_id, host_id, ring, wave, state, attempts, not_before, items, exit_status, output, \
+                           created_at, dispatched_at, finished_at, verified_at";
+
+fn change_row(r: &sqlx::any::AnyRow) -> ChangeRow {
+    ChangeRow {
+        id: r.get(0),
+        title: r.get(1),
+        patches: serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default(),
+        selector: r.get(3),
+        emergency: r.get::<i64, _>(4) != 0,
+        rollout: r.get(5),
+        windows: serde_json::from_str(&r.get::<String, _>(6)).unwrap_or_default(),
+        reboot: r.get(7),
+        notice: r.get(8),
+        start_at: r.get(9),
+        state: r.get(10),
+        requested_by: r.get(11),
+        requested_at: r.get(12),
+        approved_by: r.get(13),
+        security_approved_by: r.get(14),
+        open_wave: r.get(15),
+        paused: r.get(16),
+    }
+}
+
+fn job_row(r: &sqlx::any::AnyRow) -> JobRow {
+    JobRow {
+        id: r.get(0),
+        change_id: r.get(1),
+        host_id: r.get(2),
+        ring: r.get(3),
+        wave: r.get(4),
+        state: r.get(5),
+        attempts: r.get(6),
+        not_before: r.get(7),
+        items: r.get(8),
+        exit_status: r.get(9),
+        output: r.get(10),
+        created_at: r.get(11),
+        dispatched_at: r.get(12),
+        finished_at: r.get(13),
+        verified_at: r.get(14),
+    }
+}
+
+fn change_json(c: &ChangeRow) -> serde_json::Value {
+    json!({"state": c.state, "approved_by": c.approved_by, "security_approved_by": c.security_approved_by,
+           "open_wave": c.open_wave, "paused": c.paused})
+}
+
+impl Store {
+    pub async fn create_change(&self, audit: &Audit, c: &ChangeRow) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO changes ({CHANGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ))
+        .bind(&c.id)
+        .bind(&c.title)
+        .bind(json!(c.patches).to_string())
+        .bind(&c.selector)
+        .bind(i64::from(c.emergency))
+        .bind(&c.rollout)
+        .bind(json!(c.windows).to_string())
+        .bind(&c.reboot)
+        .bind(&c.notice)
+        .bind(c.start_at)
+        .bind(&c.state)
+        .bind(&c.requested_by)
+        .bind(c.requested_at)
+        .bind(&c.approved_by)
+        .bind(&c.security_approved_by)
+        .bind(c.open_wave)
+        .bind(&c.paused)
+        .execute(&mut *tx)
+        .await?;
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "change.create",
+            &format!("change:{}", c.id),
+            &json!(null),
+            &json!({"title": c.title, "patches": c.patches, "selector": c.selector, "emergency": c.emergency,
+                    "rollout": c.rollout, "windows": c.windows, "reboot": c.reboot, "state": c.state}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn changes(&self) -> Result<Vec<ChangeRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM changes ORDER BY requested_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(change_row).collect())
+    }
+
+    pub async fn change(&self, id: &str) -> Result<Option<ChangeRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(change_row))
+    }
+
+    /// Moves a change from `before` to `after` (state, approvals, open wave, pause) and adds the
+    /// jobs the move creates, if no one moved it meanwhile; `false` otherwise.
+    pub async fn update_change(
+        &self,
+        audit: &Audit,
+        what: &str,
+        before: &ChangeRow,
+        after: &ChangeRow,
+        new_jobs: &[JobRow],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE changes SET state = $1, approved_by = $2, security_approved_by = $3, open_wave = $4, paused = $5 \
+             WHERE id = $6 AND state = $7 AND open_wave = $8 AND approved_by IS NOT DISTINCT FROM $9 \
+             AND security_approved_by IS NOT DISTINCT FROM $10",
+        )
+        .bind(&after.state)
+        .bind(&after.approved_by)
+        .bind(&after.security_approved_by)
+        .bind(after.open_wave)
+        .bind(&after.paused)
+        .bind(&after.id)
+        .bind(&before.state)
+        .bind(before.open_wave)
+        .bind(&before.approved_by)
+        .bind(&before.security_approved_by)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for chunk in new_jobs.chunks(BATCH / 2) {
+            let sql = format!(
+                "INSERT INTO jobs (id, change_id, host_id, ring, wave, state, attempts, not_before, items, created_at) VALUES {}",
+                placeholders(self.backend, chunk.len(), 10, 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for j in chunk {
+                query = query
+                    .bind(&j.id)
+                    .bind(&j.change_id)
+                    .bind(&j.host_id)
+                    .bind(&j.ring)
+                    .bind(j.wave)
+                    .bind(&j.state)
+                    .bind(j.attempts)
+                    .bind(j.not_before)
+                    .bind(&j.items)
+                    .bind(j.created_at);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let mut after_json = change_json(after);
+        after_json["new_jobs"] = json!(new_jobs.len());
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            &format!("change.{what}"),
+            &format!("change:{}", after.id),
+            &change_json(before),
+            &after_json,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn add_test_record(&self, audit: &Audit, t: &TestRecord) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO change_tests (change_id, platform_class, image, tested_by, tested_at, passed, notes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&t.change_id)
+        .bind(&t.platform_class)
+        .bind(&t.image)
+        .bind(&t.tested_by)
+        .bind(t.tested_at)
+        .bind(i64::from(t.passed))
+        .bind(&t.notes)
+        .execute(&mut *tx)
+        .await?;
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "change.test",
+            &format!("change:{}", t.change_id),
+            &json!(null),
+            &json!({"platform_class": t.platform_class, "image": t.image, "passed": t.passed, "notes": t.notes}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn test_records(&self, change_id: &str) -> Result<Vec<TestRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT change_id, platform_class, image, tested_by, tested_at, passed, notes FROM change_tests \
+             WHERE change_id = $1 ORDER BY tested_at",
+        )
+        .bind(change_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TestRecord {
+                change_id: r.get(0),
+                platform_class: r.get(1),
+                image: r.get(2),
+                tested_by: r.get(3),
+                tested_at: r.get(4),
+                passed: r.get::<i64, _>(5) != 0,
+                notes: r.get(6),
+            })
+            .collect())
+    }
+
+    pub async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
+        let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if filter.change.is_some() {
+            sql += &format!(" AND change_id = {}", next());
+        }
+        if filter.host.is_some() {
+            sql += &format!(" AND host_id = {}", next());
+        }
+        if !filter.states.is_empty() {
+            let list: Vec<String> = filter.states.iter().map(|_| next()).collect();
+            sql += &format!(" AND state IN ({})", list.join(", "));
+        }
+        sql += " ORDER BY created_at, id";
+        let mut query = sqlx::query(&sql);
+        if let Some(c) = &filter.change {
+            query = query.bind(c);
+        }
+        if let Some(h) = &filter.host {
+            query = query.bind(h);
+        }
+        for s in &filter.states {
+            query = query.bind(s);
+        }
+        Ok(query.fetch_all(&self.pool).await?.iter().map(job_row).collect())
+    }
+
+    /// Records jobs handed to a host at check-in with what they carry (already-fixed ones are
+    /// `verified` at once).
+    pub async fn dispatch_jobs(&self, audit: &Audit, jobs: &[JobRow]) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for j in jobs {
+            sqlx::query(
+                "UPDATE jobs SET state = $1, items = $2, dispatched_at = $3, verified_at = $4, finished_at = $5 WHERE id = $6",
+            )
+            .bind(&j.state)
+            .bind(&j.items)
+            .bind(j.dispatched_at)
+            .bind(j.verified_at)
+            .bind(j.finished_at)
+            .bind(&j.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "job.dispatch",
+            &format!("host:{}", jobs[0].host_id),
+            &json!(null),
+            &json!(
+                jobs.iter()
+                    .map(|j| json!({"job": j.id, "change": j.change_id, "state": j.state}))
+                    .collect::<Vec<_>>()
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a job's outcome if it is still the dispatched job of that host; `false` otherwise.
+    pub async fn finish_job(&self, audit: &Audit, before: &JobRow, after: &JobRow) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, attempts = $2, not_before = $3, exit_status = $4, output = $5, finished_at = $6 \
+             WHERE id = $7 AND host_id = $8 AND state = $9",
+        )
+        .bind(&after.state)
+        .bind(after.attempts)
+        .bind(after.not_before)
+        .bind(after.exit_status)
+        .bind(&after.output)
+        .bind(after.finished_at)
+        .bind(&after.id)
+        .bind(&after.host_id)
+        .bind(&before.state)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "job.result",
+            &format!("job:{}", after.id),
+            &json!({"state": before.state}),
+            &json!({"state": after.state, "exit_status": after.exit_status, "attempts": after.attempts}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Hosts missing any of these patches now.
+    pub async fn hosts_missing(&self, patches: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in patches.chunks(BATCH) {
+            let sql = format!(
+                "SELECT DISTINCT host_id FROM findings WHERE advisory IN ({})",
+                crate::list(self.backend, chunk.len(), 1)
+            );
+            let mut query = sqlx::query(&sql);
+            for p in chunk {
+                query = query.bind(p);
+            }
+            out.extend(
+                query
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.get::<String, _>(0)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Marks jobs verified: a later inventory shows the fixed versions (§13.4).
+    pub async fn verify_jobs(&self, audit: &Audit, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for id in ids {
+            sqlx::query("UPDATE jobs SET state = 'verified', verified_at = $1 WHERE id = $2")
+                .bind(audit.at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "job.verify",
+            "jobs",
+            &json!(null),
+            &json!({"verified": ids}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
