@@ -197,6 +197,26 @@ impl Client {
         response.into_json().map_err(|e| ClientError::Answer(e.to_string()))
     }
 
+    /// Fetches a file from the server's patch store (at most 256 MiB). The caller checks it.
+    pub fn patch_file(&self, host_id: &str, credential: &str, sha256: &str) -> Result<Vec<u8>, ClientError> {
+        let response = self
+            .agent
+            .get(&format!(
+                "{}/api/v1/agent/hosts/{host_id}/patch-files/{sha256}",
+                self.base
+            ))
+            .set("Authorization", &format!("Bearer {credential}"))
+            .call()
+            .map_err(error)?;
+        let mut bytes = Vec::new();
+        response
+            .into_reader()
+            .take(256 << 20)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ClientError::Answer(e.to_string()))?;
+        Ok(bytes)
+    }
+
     /// Tells the server what became of a job.
     pub fn job_result(
         &self,

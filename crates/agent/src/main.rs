@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use patchwarden_agent::adapters::apt::Apt;
+use patchwarden_agent::adapters::apt::{Apt, Target};
 use patchwarden_agent::client::{self, Client};
 use patchwarden_agent::collect::Sources;
 use patchwarden_agent::outbox::{Outbox, write_atomically};
@@ -207,11 +207,20 @@ fn run_jobs(state_dir: &Path, sources: &Sources, jobs: &[Job]) -> anyhow::Result
     let dpkg = sources.root.join("var/lib/dpkg/status").exists();
     for job in jobs {
         let result = if dpkg {
-            let outcome = Apt::new(&sources.root).install(&job.items);
-            JobResult {
-                status: outcome.status.to_owned(),
-                exit_status: outcome.exit_status,
-                output: outcome.output,
+            match targets(state_dir, job) {
+                Ok(targets) => {
+                    let outcome = Apt::new(&sources.root).install(&targets);
+                    JobResult {
+                        status: outcome.status.to_owned(),
+                        exit_status: outcome.exit_status,
+                        output: outcome.output,
+                    }
+                }
+                Err(refused) => JobResult {
+                    status: "failed".into(),
+                    exit_status: None,
+                    output: refused,
+                },
             }
         } else {
             JobResult {
@@ -223,6 +232,42 @@ fn run_jobs(state_dir: &Path, sources: &Sources, jobs: &[Job]) -> anyhow::Result
         write_atomically(&results.join(format!("{}.json", job.id)), &serde_json::to_vec(&result)?)?;
     }
     deliver_results(state_dir)
+}
+
+/// What a job installs: repository versions, and patch store files fetched and checked against
+/// the SHA-256 the job names (§14.4). A file that does not match refuses the whole job.
+fn targets(state_dir: &Path, job: &Job) -> Result<Vec<Target>, String> {
+    let mut out = Vec::new();
+    for item in &job.items {
+        let Some(expected) = &item.sha256 else {
+            out.push(Target::Version {
+                package: item.package.clone(),
+                version: item.version.clone(),
+            });
+            continue;
+        };
+        let fetched = (|| -> anyhow::Result<Vec<u8>> {
+            let enrollment: Enrollment = serde_json::from_slice(&std::fs::read(state_dir.join("enrollment.json"))?)?;
+            let credential = std::fs::read_to_string(state_dir.join("credential"))?;
+            let ca = std::fs::read_to_string(state_dir.join("ca.pem"))?;
+            Ok(Client::new(&enrollment.server, &ca)?.patch_file(&enrollment.host_id, credential.trim(), expected)?)
+        })()
+        .map_err(|e| format!("could not fetch patch file {expected} for {}: {e:#}", item.package))?;
+        let actual = hex::encode(sha2::Sha256::digest(&fetched));
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(format!(
+                "refused patch file for {} {}: its SHA-256 is {actual}, the job names {expected}; nothing was installed",
+                item.package, item.version
+            ));
+        }
+        let downloads = state_dir.join("downloads");
+        let path = downloads.join(format!("{expected}.deb"));
+        std::fs::create_dir_all(&downloads)
+            .and_then(|()| std::fs::write(&path, &fetched))
+            .map_err(|e| format!("could not keep patch file {expected}: {e}"))?;
+        out.push(Target::File(path));
+    }
+    Ok(out)
 }
 
 /// Sends the job results waiting in `job-results/`; each leaves when the server has it (or

@@ -1,6 +1,6 @@
 //! The selector language (§7.2 scans, §7.3 deployments, exceptions and reports all target hosts the
-//! same way). A selector is terms separated by spaces; each term is `key:value`, or `-key:value` to
-//! exclude:
+//! same way). A selector is terms separated by spaces; each term is `key:value`, `+key:value` to
+//! add the hosts it matches, or `-key:value` to exclude:
 //!
 //! | key | matches | example |
 //! |---|---|---|
@@ -10,9 +10,11 @@
 //! | `department`, `class`, `env` | the host's labels | `class:server` |
 //! | `os` | the ecosystem, a glob | `os:Ubuntu:*` |
 //!
-//! Terms with the same key are alternatives (any may match); different keys must all match; an
-//! excluding term removes every host it matches. The empty selector selects every host. Values with
-//! spaces are written in double quotes. Parse errors point at the column.
+//! Terms with the same key are alternatives (any may match); different keys must all match; a `+`
+//! term adds every host it matches; an excluding term removes every host it matches. So
+//! `ip:10.9.0.0/24 +group:"Ward PCs" -name:kiosk-*` is "the range, plus the group, minus the
+//! kiosks". The empty selector selects every host. Values with spaces are written in double
+//! quotes. Parse errors point at the column.
 
 use std::net::IpAddr;
 
@@ -195,6 +197,8 @@ impl Test {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selector {
     include: Vec<Test>,
+    /// `+` terms: hosts added whatever the plain terms say.
+    add: Vec<Test>,
     exclude: Vec<Test>,
 }
 
@@ -210,8 +214,8 @@ impl Selector {
                 continue;
             }
             let start = i;
-            let exclude = chars[i].1 == '-';
-            if exclude {
+            let sign = chars[i].1;
+            if sign == '-' || sign == '+' {
                 i += 1;
             }
             let key_start = i;
@@ -264,10 +268,10 @@ impl Selector {
                     ));
                 }
             };
-            if exclude {
-                selector.exclude.push(test)
-            } else {
-                selector.include.push(test)
+            match sign {
+                '-' => selector.exclude.push(test),
+                '+' => selector.add.push(test),
+                _ => selector.include.push(test),
             }
         }
         Ok(selector)
@@ -278,7 +282,15 @@ impl Selector {
         if self.exclude.iter().any(|t| t.matches(host)) {
             return false;
         }
+        if self.add.iter().any(|t| t.matches(host)) {
+            return true;
+        }
+        // With only `+` terms, the plain part selects nothing (not everything).
+        if self.include.is_empty() {
+            return self.add.is_empty();
+        }
         let mut keys: Vec<&str> = self.include.iter().map(Test::key).collect();
+        keys.sort_unstable();
         keys.dedup();
         keys.iter()
             .all(|key| self.include.iter().filter(|t| t.key() == *key).any(|t| t.matches(host)))
@@ -291,6 +303,7 @@ impl std::fmt::Display for Selector {
             .include
             .iter()
             .map(|t| ("", t))
+            .chain(self.add.iter().map(|t| ("+", t)))
             .chain(self.exclude.iter().map(|t| ("-", t)));
         let mut first = true;
         for (sign, test) in terms {
@@ -312,6 +325,25 @@ impl std::fmt::Display for Selector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plus_adds_hosts_minus_removes_them() {
+        let s = Selector::parse("ip:10.9.0.0/24 +group:\"Ward PCs\" -name:kiosk-*").unwrap();
+        let h = |name: &str, ip: &str, groups: &[&str]| HostFacts {
+            name: name.into(),
+            addresses: vec![ip.parse().unwrap()],
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            ..HostFacts::default()
+        };
+        assert!(s.matches(&h("pc-1", "10.9.0.5", &[])), "in the range");
+        assert!(s.matches(&h("pc-2", "10.7.0.5", &["ward pcs"])), "in the group");
+        assert!(!s.matches(&h("pc-3", "10.7.0.5", &[])), "neither");
+        assert!(!s.matches(&h("kiosk-1", "10.9.0.6", &["Ward PCs"])), "excluded");
+        assert_eq!(s.to_string(), "ip:10.9.0.0/24 +group:\"Ward PCs\" -name:kiosk-*");
+        let only_added = Selector::parse("+name:pc-1").unwrap();
+        assert!(only_added.matches(&h("pc-1", "10.0.0.1", &[])));
+        assert!(!only_added.matches(&h("pc-2", "10.0.0.1", &[])));
+    }
 
     fn host(name: &str, ip: &str, groups: &[&str], class: &str, os: &str) -> HostFacts {
         HostFacts {

@@ -148,6 +148,10 @@ pub struct Job {
 pub struct JobItem {
     pub package: String,
     pub version: String,
+    /// A file from the server's patch store to install, by SHA-256; the agent checks the bytes it
+    /// receives against it before installing (§14.4). Absent: from the host's repositories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// What became of a job on the host.

@@ -114,6 +114,9 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/api/v1/jobs", Access::Roles(READERS)),
     route("POST", "/api/v1/agent/hosts/{id}/jobs/{job}", Access::Agent),
+    route("POST", "/api/v1/patch-files", Access::Roles(changes_api::OPERATORS)),
+    route("GET", "/api/v1/patch-files", Access::Roles(READERS)),
+    route("GET", "/api/v1/agent/hosts/{id}/patch-files/{sha256}", Access::Agent),
 ];
 
 fn handler(route: &Route) -> MethodRouter<AppState> {
@@ -152,6 +155,9 @@ fn handler(route: &Route) -> MethodRouter<AppState> {
         ("POST", "/api/v1/changes/{id}/tests") => post(changes_api::record_test),
         ("GET", "/api/v1/jobs") => get(changes_api::jobs),
         ("POST", "/api/v1/agent/hosts/{id}/jobs/{job}") => post(changes_api::job_result),
+        ("POST", "/api/v1/patch-files") => post(changes_api::upload),
+        ("GET", "/api/v1/patch-files") => get(changes_api::patch_files),
+        ("GET", "/api/v1/agent/hosts/{id}/patch-files/{sha256}") => get(changes_api::download),
         // A table entry without a handler answers 501; the permission matrix test fails on it.
         _ => axum::routing::any(|| async {
             ApiError::new(StatusCode::NOT_IMPLEMENTED, "no_handler", "this route has no handler")
@@ -180,14 +186,15 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// A request body read up to [`ingest::MAX_BODY_BYTES`]; a larger one is refused with our JSON error.
+/// A request body read up to `LIMIT` bytes ([`ingest::MAX_BODY_BYTES`] unless a route needs more);
+/// a larger one is refused with our JSON error.
 #[derive(Debug)]
-pub struct Body(pub Bytes);
+pub struct Body<const LIMIT: usize = { ingest::MAX_BODY_BYTES }>(pub Bytes);
 
-impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+impl<S: Send + Sync, const LIMIT: usize> axum::extract::FromRequest<S> for Body<LIMIT> {
     type Rejection = ApiError;
 
-    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Body, ApiError> {
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Body<LIMIT>, ApiError> {
         use http_body_util::BodyExt;
         let mut body = request.into_body();
         let mut bytes = Vec::new();
@@ -200,15 +207,15 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
             };
             if let Ok(data) = frame.into_data() {
                 seen += data.len();
-                if seen <= ingest::MAX_BODY_BYTES {
+                if seen <= LIMIT {
                     bytes.extend_from_slice(&data);
-                } else if seen > 4 * ingest::MAX_BODY_BYTES {
+                } else if seen > 4 * LIMIT {
                     break;
                 }
             }
         }
-        if seen > ingest::MAX_BODY_BYTES {
-            return Err(ApiError::too_large(ingest::MAX_BODY_BYTES));
+        if seen > LIMIT {
+            return Err(ApiError::too_large(LIMIT));
         }
         Ok(Body(Bytes::from(bytes)))
     }

@@ -244,6 +244,7 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
     let calendar = state.policy.calendar().map_err(|e| ApiError::internal(e.to_string()))?;
     let at = Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH);
     let findings = state.store.host_findings(host_id).await?;
+    let files = state.store.patch_files().await?;
     let mut changes: HashMap<String, Option<ChangeRow>> = HashMap::new();
     let mut chosen: Vec<(bool, i64, JobRow, ChangeRow)> = Vec::new();
     for job in waiting {
@@ -281,9 +282,19 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
             .iter()
             .filter(|f| c.patches.contains(&f.advisory))
             .filter_map(|f| {
+                let version = f.fixed.clone()?;
+                // A change's patch store file for this package and version goes instead of
+                // the host's repositories.
+                let sha256 = files
+                    .iter()
+                    .find(|file| {
+                        c.artifacts.contains(&file.sha256) && file.package == f.package && file.version == version
+                    })
+                    .map(|file| file.sha256.clone());
                 Some(JobItem {
                     package: f.package.clone(),
-                    version: f.fixed.clone()?,
+                    version,
+                    sha256,
                 })
             })
             .collect();

@@ -33,7 +33,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 fn change_json(c: &ChangeRow) -> Value {
     json!({
-        "id": c.id, "title": c.title, "patches": c.patches, "selector": c.selector, "emergency": c.emergency,
+        "id": c.id, "title": c.title, "patches": c.patches, "artifacts": c.artifacts, "selector": c.selector, "emergency": c.emergency,
         "rollout": serde_json::from_str::<Value>(&c.rollout).unwrap_or(Value::Null), "windows": c.windows,
         "reboot": c.reboot, "notice": c.notice, "start": clock::rfc3339(c.start_at), "state": c.state,
         "requested_by": c.requested_by, "requested_at": clock::rfc3339(c.requested_at),
@@ -56,6 +56,9 @@ fn job_json(j: &JobRow) -> Value {
 struct NewChange {
     title: String,
     patches: Vec<String>,
+    /// Patch store files (SHA-256) to deploy.
+    #[serde(default)]
+    artifacts: Vec<String>,
     selector: String,
     #[serde(default)]
     emergency: bool,
@@ -120,10 +123,15 @@ pub async fn create(
             .as_second(),
         None => now,
     };
+    let stored: Vec<String> = state.store.patch_files().await?.into_iter().map(|f| f.sha256).collect();
+    if let Some(unknown) = r.artifacts.iter().find(|a| !stored.contains(a)) {
+        return Err(invalid(format!("artifacts: no file {unknown} in the patch store")));
+    }
     let change = ChangeRow {
         id: secrets::id(),
         title: r.title,
         patches: r.patches,
+        artifacts: r.artifacts,
         selector: r.selector,
         emergency: r.emergency,
         rollout: json!({"waves": rollout.waves, "success_share": rollout.success_share,
@@ -345,6 +353,120 @@ pub async fn jobs(
         })
         .collect();
     Ok(Json(json!({"jobs": out})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    name: Option<String>,
+    package: Option<String>,
+    version: Option<String>,
+}
+
+/// The largest file the patch store takes.
+pub const MAX_PATCH_FILE: usize = 256 << 20;
+
+/// Uploads a package file to the patch store, kept under its SHA-256 (§14.4).
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<UploadQuery>,
+    Body(bytes): Body<MAX_PATCH_FILE>,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, OPERATORS, now).await?;
+    let (Some(name), Some(package), Some(version)) = (q.name, q.package, q.version) else {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "name, package and version are required (the file's name, the package it installs and its version)",
+        ));
+    };
+    let safe = |s: &str| !s.is_empty() && s.len() <= 255 && !s.contains(['/', '\\', '\0']) && s != "." && s != "..";
+    if !safe(&name) || !(name.ends_with(".deb") || name.ends_with(".rpm")) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("name {name:?} must be a .deb or .rpm file name"),
+        ));
+    }
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request("invalid_body", "the file is empty"));
+    }
+    let sha256 = secrets::sha256_hex(&bytes);
+    let dir = state.patch_files.to_path_buf();
+    let path = dir.join(&sha256);
+    // Written aside and renamed: a file under its SHA-256 name is always whole.
+    let partial = dir.join(format!(".{sha256}.partial"));
+    let write = {
+        let bytes = bytes.clone();
+        move || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&partial, &bytes)?;
+            std::fs::rename(&partial, &path)
+        }
+    };
+    tokio::task::spawn_blocking(write)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("storing the file: {e}")))?;
+    let file = patchwarden_store::PatchFile {
+        sha256: sha256.clone(),
+        name,
+        package,
+        version,
+        size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+        uploaded_by: principal.username.clone(),
+        uploaded_at: now,
+    };
+    let created = state.store.add_patch_file(&principal.audit(now), &file).await?;
+    Ok((
+        if created { StatusCode::CREATED } else { StatusCode::OK },
+        Json(
+            json!({"sha256": sha256, "name": file.name, "package": file.package, "version": file.version,
+                    "size": file.size}),
+        ),
+    )
+        .into_response())
+}
+
+pub async fn patch_files(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
+    let files: Vec<Value> = state
+        .store
+        .patch_files()
+        .await?
+        .iter()
+        .map(|f| {
+            json!({"sha256": f.sha256, "name": f.name, "package": f.package, "version": f.version, "size": f.size,
+                   "uploaded_by": f.uploaded_by, "uploaded_at": clock::rfc3339(f.uploaded_at)})
+        })
+        .collect();
+    Ok(Json(json!({"files": files})).into_response())
+}
+
+/// An agent fetches a patch store file. The server sends the bytes it has; the agent checks them
+/// against the SHA-256 its job names before installing anything.
+pub async fn download(
+    State(state): State<AppState>,
+    Path((host, sha256)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session = auth::agent(&state, &headers).await?;
+    if session.host_id != host {
+        return Err(ApiError::forbidden(format!(
+            "this credential belongs to host {}, not {host}",
+            session.host_id
+        )));
+    }
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request(
+            "invalid_path",
+            "a patch file is named by its SHA-256 (64 hex digits)",
+        ));
+    }
+    let path = state.patch_files.join(&sha256);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| ApiError::not_found(format!("no patch file {sha256}")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 /// An agent reports what became of one of its jobs.

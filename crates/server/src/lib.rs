@@ -160,6 +160,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         check_in_interval: config.check_in_interval,
         ca_pem: material.ca_pem.clone().into(),
         policy: Arc::new(config.policy.clone()),
+        patch_files: Arc::from(config.data_dir.join("patch-files").as_path()),
     };
     let listener = TcpListener::bind(config.listen)
         .await

@@ -19,6 +19,8 @@ pub struct AppState {
     pub ca_pem: Arc<str>,
     /// The policy in force, checked at start.
     pub policy: Arc<patchwarden_domain::policy::Policy>,
+    /// Where uploaded patch files live, each under its SHA-256 (§14.4).
+    pub patch_files: Arc<std::path::Path>,
 }
 
 impl AppState {

@@ -14,6 +14,8 @@ pub struct ChangeRow {
     pub title: String,
     /// Advisory ids.
     pub patches: Vec<String>,
+    /// Patch store files (SHA-256) to install instead of the host's repositories where they fit.
+    pub artifacts: Vec<String>,
     pub selector: String,
     pub emergency: bool,
     /// `{"waves": [...], "success_share": …, "failure_share": …}`.
@@ -74,6 +76,18 @@ pub struct JobRow {
     pub verified_at: Option<i64>,
 }
 
+/// A file in the patch store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchFile {
+    pub sha256: String,
+    pub name: String,
+    pub package: String,
+    pub version: String,
+    pub size: i64,
+    pub uploaded_by: String,
+    pub uploaded_at: i64,
+}
+
 /// Which jobs to list.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
@@ -83,7 +97,7 @@ pub struct JobFilter {
 }
 
 const CHANGE_COLUMNS: &str = "id, title, patches, selector, emergency, rollout, windows, reboot, notice, start_at, state, \
-                              requested_by, requested_at, approved_by, security_approved_by, open_wave, paused";
+                              requested_by, requested_at, approved_by, security_approved_by, open_wave, paused, artifacts";
 const JOB_COLUMNS: &str = "id, change_id, host_id, ring, wave, state, attempts, not_before, items, exit_status, output, \
                            created_at, dispatched_at, finished_at, verified_at";
 
@@ -106,6 +120,7 @@ fn change_row(r: &sqlx::any::AnyRow) -> ChangeRow {
         security_approved_by: r.get(14),
         open_wave: r.get(15),
         paused: r.get(16),
+        artifacts: serde_json::from_str(&r.get::<String, _>(17)).unwrap_or_default(),
     }
 }
 
@@ -138,7 +153,7 @@ impl Store {
     pub async fn create_change(&self, audit: &Audit, c: &ChangeRow) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(&format!(
-            "INSERT INTO changes ({CHANGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            "INSERT INTO changes ({CHANGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(&c.id)
         .bind(&c.title)
@@ -157,6 +172,7 @@ impl Store {
         .bind(&c.security_approved_by)
         .bind(c.open_wave)
         .bind(&c.paused)
+        .bind(json!(c.artifacts).to_string())
         .execute(&mut *tx)
         .await?;
         append_event(
@@ -167,7 +183,8 @@ impl Store {
             &format!("change:{}", c.id),
             &json!(null),
             &json!({"title": c.title, "patches": c.patches, "selector": c.selector, "emergency": c.emergency,
-                    "rollout": c.rollout, "windows": c.windows, "reboot": c.reboot, "state": c.state}),
+                    "rollout": c.rollout, "windows": c.windows, "reboot": c.reboot, "state": c.state,
+                    "artifacts": c.artifacts}),
         )
         .await?;
         tx.commit().await?;
@@ -412,6 +429,59 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Records an uploaded file; `false` if a file with that SHA-256 is already stored.
+    pub async fn add_patch_file(&self, audit: &Audit, f: &PatchFile) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "INSERT INTO patch_files (sha256, name, package, version, size, uploaded_by, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(&f.sha256)
+        .bind(&f.name)
+        .bind(&f.package)
+        .bind(&f.version)
+        .bind(f.size)
+        .bind(&f.uploaded_by)
+        .bind(f.uploaded_at)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "patch_file.upload",
+            &format!("patch_file:{}", f.sha256),
+            &json!(null),
+            &json!({"name": f.name, "package": f.package, "version": f.version, "size": f.size}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn patch_files(&self) -> Result<Vec<PatchFile>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sha256, name, package, version, size, uploaded_by, uploaded_at FROM patch_files ORDER BY uploaded_at, sha256",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PatchFile {
+                sha256: r.get(0),
+                name: r.get(1),
+                package: r.get(2),
+                version: r.get(3),
+                size: r.get(4),
+                uploaded_by: r.get(5),
+                uploaded_at: r.get(6),
+            })
+            .collect())
     }
 
     /// Hosts missing any of these patches now.

@@ -5,7 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use patchwarden_proto::JobItem;
+/// What to install: a version from the host's repositories, or a package file on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Version { package: String, version: String },
+    File(PathBuf),
+}
 
 /// What running the package manager came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,9 +52,9 @@ impl Apt {
         command
     }
 
-    /// Refreshes the package lists, then installs each item at its version. Nothing is removed:
-    /// an install that would remove packages fails instead.
-    pub fn install(&self, items: &[JobItem]) -> Outcome {
+    /// Refreshes the package lists, then installs each target. Nothing is removed: an install
+    /// that would remove packages fails instead.
+    pub fn install(&self, targets: &[Target]) -> Outcome {
         let mut output = String::new();
         let mut update = self.apt_get();
         update.arg("update");
@@ -59,8 +64,11 @@ impl Apt {
         let mut install = self.apt_get();
         install.args(["install", "-y", "--no-remove"]);
         install.args(["-o", "Dpkg::Options::=--force-confold"]);
-        for item in items {
-            install.arg(format!("{}={}", item.package, item.version));
+        for target in targets {
+            match target {
+                Target::Version { package, version } => install.arg(format!("{package}={version}")),
+                Target::File(path) => install.arg(path),
+            };
         }
         if let Err(outcome) = run(install, &mut output) {
             return outcome;

@@ -10,15 +10,48 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use patchwarden_agent::adapters::apt::Apt;
-use patchwarden_proto::JobItem;
+use patchwarden_agent::adapters::apt::{Apt, Target};
 use serde_json::{Value, json};
 
 use crate::support::{DEBIAN12, Db, PASSWORD, TestServer, agent_binary};
 
+/// Builds `name_version_all.deb` into `out`; with `fails`, its postinst fails.
+fn build_deb(dir: &Path, out: &Path, name: &str, version: &str, fails: bool) -> PathBuf {
+    let tree = dir.join(format!("build/{name}_{version}"));
+    std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(tree.join(format!("usr/share/doc/{name}"))).unwrap();
+    std::fs::write(tree.join(format!("usr/share/doc/{name}/VERSION")), version).unwrap();
+    std::fs::write(
+        tree.join("DEBIAN/control"),
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Patchwarden Tests <tests@example.org>\n\
+             Description: a package for deployment tests\n"
+        ),
+    )
+    .unwrap();
+    if fails {
+        let postinst = tree.join("DEBIAN/postinst");
+        std::fs::write(
+            &postinst,
+            "#!/bin/sh\necho 'pw-broken: the configuration step failed on purpose' >&2\nexit 1\n",
+        )
+        .unwrap();
+        Command::new("chmod").arg("755").arg(&postinst).status().unwrap();
+    }
+    let deb = out.join(format!("{name}_{version}_all.deb"));
+    let built = Command::new("dpkg-deb")
+        .args(["-b", "--root-owner-group"])
+        .arg(&tree)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    deb
+}
+
 /// Builds the repository: pw-demo 1.0-1 and 1.0-2, pw-broken 1.0-1 and 1.0-2 (whose postinst
-/// fails).
-fn repository(dir: &Path) -> PathBuf {
+/// fails). pw-demo 1.0-3 is built outside it, for the server's patch store.
+fn repository(dir: &Path) -> (PathBuf, PathBuf) {
     let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     for (name, version, fails) in [
@@ -27,34 +60,7 @@ fn repository(dir: &Path) -> PathBuf {
         ("pw-broken", "1.0-1", false),
         ("pw-broken", "1.0-2", true),
     ] {
-        let tree = dir.join(format!("build/{name}_{version}"));
-        std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
-        std::fs::create_dir_all(tree.join(format!("usr/share/doc/{name}"))).unwrap();
-        std::fs::write(tree.join(format!("usr/share/doc/{name}/VERSION")), version).unwrap();
-        std::fs::write(
-            tree.join("DEBIAN/control"),
-            format!(
-                "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Patchwarden Tests <tests@example.org>\n\
-                 Description: a package for deployment tests\n"
-            ),
-        )
-        .unwrap();
-        if fails {
-            let postinst = tree.join("DEBIAN/postinst");
-            std::fs::write(
-                &postinst,
-                "#!/bin/sh\necho 'pw-broken: the configuration step failed on purpose' >&2\nexit 1\n",
-            )
-            .unwrap();
-            Command::new("chmod").arg("755").arg(&postinst).status().unwrap();
-        }
-        let built = Command::new("dpkg-deb")
-            .args(["-b", "--root-owner-group"])
-            .arg(&tree)
-            .arg(repo.join(format!("{name}_{version}_all.deb")))
-            .output()
-            .unwrap();
-        assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+        build_deb(dir, &repo, name, version, fails);
     }
     let index = Command::new("dpkg-scanpackages")
         .args(["-m", ".", "/dev/null"])
@@ -63,7 +69,10 @@ fn repository(dir: &Path) -> PathBuf {
         .unwrap();
     assert!(index.status.success(), "{}", String::from_utf8_lossy(&index.stderr));
     std::fs::write(repo.join("Packages"), index.stdout).unwrap();
-    repo
+    let outside = dir.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let patch = build_deb(dir, &outside, "pw-demo", "1.0-3", false);
+    (repo, patch)
 }
 
 /// A Debian 12 sandbox root whose apt reads only the test repository, with the old versions
@@ -106,11 +115,11 @@ fn sandbox(dir: &Path, name: &str, repo: &Path) -> PathBuf {
     std::fs::write(root.join("etc/os-release"), DEBIAN12).unwrap();
     std::fs::write(root.join("etc/machine-id"), format!("{:0>32}\n", name.replace('-', ""))).unwrap();
     let installed = Apt::new(&root).install(&[
-        JobItem {
+        Target::Version {
             package: "pw-demo".into(),
             version: "1.0-1".into(),
         },
-        JobItem {
+        Target::Version {
             package: "pw-broken".into(),
             version: "1.0-1".into(),
         },
@@ -161,27 +170,32 @@ impl Host {
     }
 }
 
-fn advisory(id: &str, package: &str) -> Value {
+fn advisory(id: &str, package: &str, fixed: &str) -> Value {
     json!({"id": id, "modified": "2026-12-01T09:00:00Z", "published": "2026-12-01T09:00:00Z",
            "summary": format!("{package}: security fix"), "aliases": [],
            "affected": [{"package": {"ecosystem": "Debian:12", "name": package},
-                         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0-2"}]}]}]})
+                         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]})
 }
 
 #[test]
 fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified() {
     let dir = patchwarden_testkit::tempdir();
-    let repo = repository(dir.path());
+    let (repo, patch_file) = repository(dir.path());
     let feeds = dir.path().join("feeds");
     std::fs::create_dir_all(&feeds).unwrap();
     std::fs::write(
         feeds.join("PW-2026-0001.json"),
-        advisory("PW-2026-0001", "pw-demo").to_string(),
+        advisory("PW-2026-0001", "pw-demo", "1.0-2").to_string(),
     )
     .unwrap();
     std::fs::write(
         feeds.join("PW-2026-0002.json"),
-        advisory("PW-2026-0002", "pw-broken").to_string(),
+        advisory("PW-2026-0002", "pw-broken", "1.0-2").to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        feeds.join("PW-2026-0003.json"),
+        advisory("PW-2026-0003", "pw-demo", "1.0-3").to_string(),
     )
     .unwrap();
     let server = TestServer::start(Db::Sqlite, "127.0.0.1:0".parse().unwrap(), vec![], &[feeds]);
@@ -212,7 +226,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     assert_eq!(missing["hosts"].as_array().unwrap().len(), 5, "{missing}");
 
     let mut token = std::collections::HashMap::new();
-    for (user, role) in [("mike", "operator"), ("carol", "change_manager")] {
+    for (user, role) in [("mike", "operator"), ("carol", "change_manager"), ("sam", "security")] {
         let made = api.call(
             "POST",
             "/api/v1/users",
@@ -362,4 +376,77 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
         "{job}"
     );
     assert_eq!(installed(&hosts[4].root, "pw-demo"), "1.0-1", "nothing else is touched");
+
+    // An emergency from the patch store: the change manager and Security approve, it goes out
+    // before testing, the test is recorded afterwards (§12.3, §12.5). The agent checks the file's
+    // SHA-256: the good file installs; after the stored file is tampered with, it is refused.
+    let bytes = std::fs::read(&patch_file).unwrap();
+    let (status, uploaded) = api.raw(
+        "POST",
+        "/api/v1/patch-files?name=pw-demo_1.0-3_all.deb&package=pw-demo&version=1.0-3",
+        Some(&token["mike"]),
+        &[("Content-Type", "application/octet-stream")],
+        &bytes,
+    );
+    assert_eq!(status, 201, "{uploaded}");
+    let sha256 = uploaded["sha256"].as_str().unwrap().to_owned();
+    let (status, change) = api.call(
+        "POST",
+        "/api/v1/changes",
+        Some(&token["mike"]),
+        Some(
+            json!({"title": "pw-demo emergency fix", "patches": ["PW-2026-0003"], "artifacts": [sha256],
+                    "selector": "name:pw-prod-2 name:pw-prod-3", "emergency": true, "waves": [1.0],
+                    "windows": ["Sun 03:00-03:01"], "notice": "pw-demo is updated now."}),
+        ),
+    );
+    assert_eq!(status, 201, "{change}");
+    let urgent = change["id"].as_str().unwrap().to_owned();
+    let act3 = |who: &str, action: &str| {
+        api.call(
+            "POST",
+            &format!("/api/v1/changes/{urgent}/actions"),
+            Some(&token[who]),
+            Some(json!({"action": action})),
+        )
+    };
+    act3("mike", "submit");
+    assert_eq!(
+        act3("carol", "approve").1["state"],
+        "submitted",
+        "an emergency also needs Security"
+    );
+    assert_eq!(act3("sam", "approve").1["state"], "approved");
+    assert_eq!(act3("mike", "release").1["state"], "released", "before testing");
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/changes/{urgent}/tests"),
+        Some(&token["mike"]),
+        Some(json!({"platform_class": "desktop", "passed": true, "notes": "recorded after the emergency release"})),
+    );
+    assert_eq!(status, 201);
+    // Outside its maintenance window, but an emergency goes out at once.
+    hosts[2].run();
+    assert_eq!(installed(&hosts[2].root, "pw-demo"), "1.0-3");
+    std::fs::write(server.data.path().join("patch-files").join(&sha256), b"not the package").unwrap();
+    hosts[3].run();
+    assert_eq!(
+        installed(&hosts[3].root, "pw-demo"),
+        "1.0-2",
+        "the tampered file is refused"
+    );
+    let refused = api.get(
+        &format!(
+            "/api/v1/jobs?change={urgent}&host={}",
+            host_id(api, &server.admin, "pw-prod-3")
+        ),
+        &server.admin,
+    );
+    let output = refused["jobs"][0]["output"].as_str().unwrap();
+    assert!(output.contains("refused patch file for pw-demo 1.0-3"), "{refused}");
+}
+
+fn host_id(api: &crate::support::Api, token: &str, name: &str) -> String {
+    let hosts = api.get(&format!("/api/v1/hosts?name={name}"), token);
+    hosts["hosts"][0]["id"].as_str().unwrap().to_owned()
 }

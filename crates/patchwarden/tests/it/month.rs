@@ -291,6 +291,7 @@ fn set_up() -> Month {
         check_in_interval: 3600,
         ca_pem: Arc::from(""),
         policy: Arc::new(Policy::default()),
+        patch_files: Arc::from(data.path().join("patch-files").as_path()),
     };
     let base = ubuntu_packages();
     let mut hosts = Vec::new();
