@@ -26,8 +26,9 @@ impl Drop for Server {
     }
 }
 
-/// Starts the server binary; `database` is a PostgreSQL URL, SQLite by default.
-pub fn start_server(binary: &Path, database: Option<&str>) -> anyhow::Result<Server> {
+/// Starts the server binary; `database` is a PostgreSQL URL, SQLite by default; `imports` are
+/// advisory files loaded at start.
+pub fn start_server(binary: &Path, database: Option<&str>, imports: &[&Path]) -> anyhow::Result<Server> {
     let data = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut command = Command::new(binary);
@@ -36,6 +37,9 @@ pub fn start_server(binary: &Path, database: Option<&str>) -> anyhow::Result<Ser
         .arg(data.path());
     if let Some(url) = database {
         command.args(["--database", url]);
+    }
+    for import in imports {
+        command.arg("--import").arg(import);
     }
     let mut child = command
         .stdout(Stdio::piped())

@@ -117,6 +117,9 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/patch-files", Access::Roles(changes_api::OPERATORS)),
     route("GET", "/api/v1/patch-files", Access::Roles(READERS)),
     route("GET", "/api/v1/agent/hosts/{id}/patch-files/{sha256}", Access::Agent),
+    route("PUT", "/api/v1/directory", Access::Roles(ADMINISTRATORS)),
+    route("GET", "/api/v1/directory", Access::Roles(ADMINISTRATORS)),
+    route("POST", "/api/v1/directory/sync", Access::Roles(ADMINISTRATORS)),
 ];
 
 fn handler(route: &Route) -> MethodRouter<AppState> {
@@ -158,6 +161,9 @@ fn handler(route: &Route) -> MethodRouter<AppState> {
         ("POST", "/api/v1/patch-files") => post(changes_api::upload),
         ("GET", "/api/v1/patch-files") => get(changes_api::patch_files),
         ("GET", "/api/v1/agent/hosts/{id}/patch-files/{sha256}") => get(changes_api::download),
+        ("PUT", "/api/v1/directory") => put(policy_api::set_directory),
+        ("GET", "/api/v1/directory") => get(policy_api::directory),
+        ("POST", "/api/v1/directory/sync") => post(policy_api::sync_directory),
         // A table entry without a handler answers 501; the permission matrix test fails on it.
         _ => axum::routing::any(|| async {
             ApiError::new(StatusCode::NOT_IMPLEMENTED, "no_handler", "this route has no handler")

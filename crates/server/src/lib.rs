@@ -10,6 +10,7 @@ pub mod changes;
 pub mod changes_api;
 pub mod clock;
 pub mod compliance;
+pub mod directory;
 pub mod error;
 pub mod ingest;
 pub mod policy_api;
@@ -161,6 +162,10 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         ca_pem: material.ca_pem.clone().into(),
         policy: Arc::new(config.policy.clone()),
         patch_files: Arc::from(config.data_dir.join("patch-files").as_path()),
+        secrets_key: Arc::new(
+            directory::load_or_create_key(&config.data_dir)
+                .map_err(|e| io("reading the secrets key")(std::io::Error::other(e.to_string())))?,
+        ),
     };
     let listener = TcpListener::bind(config.listen)
         .await
@@ -273,6 +278,31 @@ async fn reload_if_changed(state: &AppState) {
     }
 }
 
+/// Syncs the directory when its refresh interval has passed.
+async fn directory_upkeep(state: &AppState, now: i64) -> Result<(), directory::DirectoryError> {
+    let Some(config) = state.store.setting(directory::SETTING).await? else {
+        return Ok(());
+    };
+    let minutes = serde_json::from_str::<directory::DirectoryConfig>(&config).map_or(60, |c| c.refresh_minutes);
+    let last = state
+        .store
+        .setting("directory_last_sync")
+        .await?
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+        .and_then(|v| v["at"].as_i64())
+        .unwrap_or(0);
+    if now - last >= i64::try_from(minutes * 60).unwrap_or(i64::MAX)
+        && let Some(report) = directory::sync(state, now).await?
+    {
+        tracing::info!(
+            computers = report.computers,
+            hosts = report.hosts_mapped,
+            "directory synced"
+        );
+    }
+    Ok(())
+}
+
 /// Suggests classifications for patches new to the fleet (§9) and lapses exceptions past their
 /// target date (§7.7); runs every minute and after advisories change.
 async fn policy_upkeep(state: &AppState) {
@@ -285,6 +315,9 @@ async fn policy_upkeep(state: &AppState) {
         Ok(0) => {}
         Ok(n) => tracing::info!(suggestions = n, "patches classified (suggestions for Security)"),
         Err(e) => tracing::error!("classifying patches: {e}"),
+    }
+    if let Err(e) = directory_upkeep(state, now).await {
+        tracing::warn!("directory sync: {e}");
     }
     match compliance::sweep_exceptions(&state.store, now).await {
         Ok(0) => {}

@@ -653,3 +653,109 @@ pub async fn certify(
     )
         .into_response())
 }
+
+// ---- directory ----
+
+#[derive(Deserialize)]
+struct DirectorySettings {
+    url: String,
+    #[serde(default)]
+    starttls: bool,
+    ca_pem: String,
+    bind_dn: String,
+    bind_password: String,
+    base_dn: String,
+    #[serde(default = "default_computer_filter")]
+    computer_filter: String,
+    #[serde(default = "default_group_filter")]
+    group_filter: String,
+    #[serde(default = "default_refresh")]
+    refresh_minutes: u64,
+}
+
+fn default_computer_filter() -> String {
+    "(objectClass=computer)".into()
+}
+
+fn default_group_filter() -> String {
+    "(|(objectClass=group)(objectClass=groupOfNames))".into()
+}
+
+fn default_refresh() -> u64 {
+    60
+}
+
+fn directory_error(e: crate::directory::DirectoryError) -> ApiError {
+    match e {
+        crate::directory::DirectoryError::Store(e) => e.into(),
+        other => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "directory", other.to_string()),
+    }
+}
+
+/// Administrators connect the directory (§7.2.2). The settings are tried before they are kept:
+/// a bind or search that fails is refused with the directory's own answer, and nothing is stored.
+pub async fn set_directory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, &[Role::Administrator], now).await?;
+    let r: DirectorySettings = body(&bytes)?;
+    let config = crate::directory::DirectoryConfig {
+        url: r.url,
+        starttls: r.starttls,
+        ca_pem: r.ca_pem,
+        bind_dn: r.bind_dn,
+        sealed_password: crate::directory::seal(&state.secrets_key, &r.bind_password).map_err(directory_error)?,
+        base_dn: r.base_dn,
+        computer_filter: r.computer_filter,
+        group_filter: r.group_filter,
+        refresh_minutes: r.refresh_minutes,
+    };
+    config.check().map_err(directory_error)?;
+    let computers = crate::directory::read(&config, &r.bind_password)
+        .await
+        .map_err(directory_error)?;
+    let text = serde_json::to_string(&config).map_err(|e| ApiError::internal(e.to_string()))?;
+    state
+        .store
+        .set_setting(&principal.audit(now), crate::directory::SETTING, &text)
+        .await?;
+    let report = crate::directory::sync(&state, now).await.map_err(directory_error)?;
+    Ok(Json(json!({"url": config.url, "computers": computers.len(), "sync": report})).into_response())
+}
+
+pub async fn directory(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::authorize(&state, &headers, &[Role::Administrator], clock::now()).await?;
+    let Some(text) = state.store.setting(crate::directory::SETTING).await? else {
+        return Err(ApiError::not_found("no directory is configured"));
+    };
+    let config: crate::directory::DirectoryConfig =
+        serde_json::from_str(&text).map_err(|e| ApiError::internal(e.to_string()))?;
+    let last: Value = state
+        .store
+        .setting("directory_last_sync")
+        .await?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null);
+    Ok(Json(json!({
+        "url": config.url, "starttls": config.starttls, "bind_dn": config.bind_dn, "bind_password_set": true,
+        "base_dn": config.base_dn, "computer_filter": config.computer_filter, "group_filter": config.group_filter,
+        "refresh_minutes": config.refresh_minutes, "last_sync": last,
+    }))
+    .into_response())
+}
+
+pub async fn sync_directory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(_): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    auth::authorize(&state, &headers, &[Role::Administrator], now).await?;
+    match crate::directory::sync(&state, now).await.map_err(directory_error)? {
+        Some(report) => Ok(Json(json!(report)).into_response()),
+        None => Err(ApiError::not_found("no directory is configured")),
+    }
+}

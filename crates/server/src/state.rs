@@ -21,6 +21,8 @@ pub struct AppState {
     pub policy: Arc<patchwarden_domain::policy::Policy>,
     /// Where uploaded patch files live, each under its SHA-256 (§14.4).
     pub patch_files: Arc<std::path::Path>,
+    /// The key that seals secrets stored in the database (the directory's bind password).
+    pub secrets_key: Arc<[u8; 32]>,
 }
 
 impl AppState {

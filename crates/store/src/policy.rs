@@ -574,6 +574,54 @@ impl Store {
         Ok(true)
     }
 
+    /// Sets the directory groups of each given host (directory sync), in one transaction.
+    pub async fn set_directory_groups(&self, audit: &Audit, hosts: &[(String, Vec<String>)]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let mut changed = Vec::new();
+        for (host_id, groups) in hosts {
+            let old: Vec<String> =
+                sqlx::query("SELECT group_name FROM host_groups WHERE host_id = $1 ORDER BY group_name")
+                    .bind(host_id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.get(0))
+                    .collect();
+            let mut new = groups.clone();
+            new.sort();
+            new.dedup();
+            if old == new {
+                continue;
+            }
+            sqlx::query("DELETE FROM host_groups WHERE host_id = $1")
+                .bind(host_id)
+                .execute(&mut *tx)
+                .await?;
+            for group in &new {
+                sqlx::query("INSERT INTO host_groups (host_id, group_name) VALUES ($1, $2)")
+                    .bind(host_id)
+                    .bind(group)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            changed.push(json!({"host": host_id, "before": old, "after": new}));
+        }
+        if !changed.is_empty() {
+            append_event(
+                self,
+                &mut tx,
+                audit,
+                "directory.groups",
+                "hosts",
+                &json!(null),
+                &json!(changed),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     // ---- certified compliance forms ----
 
     /// Archives a certified form; `false` if that department's month is already certified (a

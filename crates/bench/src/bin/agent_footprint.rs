@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     // Idle memory: enrolled, one check-in done, sleeping until the next.
-    let server = start_server(&release.join("patchwarden"), None)?;
+    let server = start_server(&release.join("patchwarden"), None, &[])?;
     let url = &server.url;
     let (_, _admin, token) = server.bootstrap(1);
     let fingerprint = std::fs::read_to_string(server.data.path().join("tls/ca.pem"))?;

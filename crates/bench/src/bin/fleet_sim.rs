@@ -136,6 +136,19 @@ fn send(agent: &ureq::Agent, url: &str, host: &Host, body: &[u8]) -> Duration {
     started.elapsed()
 }
 
+/// Like [`send`], and counts the jobs the answer hands out.
+fn send_counting(agent: &ureq::Agent, url: &str, host: &Host, body: &[u8]) -> (Duration, usize) {
+    let started = Instant::now();
+    let response = agent
+        .post(&format!("{url}/api/v1/agent/hosts/{}/reports", host.id))
+        .set("Authorization", &format!("Bearer {}", host.credential))
+        .set("Content-Encoding", "gzip")
+        .send_bytes(body)
+        .unwrap_or_else(|e| panic!("report: {e}"));
+    let answer: serde_json::Value = response.into_json().unwrap();
+    (started.elapsed(), answer["jobs"].as_array().map_or(0, Vec::len))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -179,12 +192,28 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let server = start_server(&args.server_binary, args.database.as_deref())?;
+    // One advisory every simulated host misses: the change the deployment phase sends out.
+    let base = base_packages(args.packages);
+    let target = &base[0];
+    let advisory_dir = tempfile::tempdir()?;
+    let advisory_path = advisory_dir.path().join("PW-SIM-1.json");
+    std::fs::write(
+        &advisory_path,
+        json!({"id": "PW-SIM-1", "modified": "2026-12-01T00:00:00Z", "published": "2026-12-01T00:00:00Z",
+               "affected": [{"package": {"ecosystem": "Debian:12", "name": target.source.clone().unwrap_or_else(|| target.name.clone())},
+                             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"},
+                                        {"fixed": format!("{}+pw1", target.source_version.clone().unwrap_or_else(|| target.version.clone()))}]}]}]})
+        .to_string(),
+    )?;
+    let server = start_server(
+        &args.server_binary,
+        args.database.as_deref(),
+        &[advisory_path.as_path()],
+    )?;
     let url = server.url.clone();
-    let (agent, _admin, enrollment) = server.bootstrap(args.hosts);
+    let (agent, admin, enrollment) = server.bootstrap(args.hosts);
 
     // Hosts share most versions, as real fleets do: each differs from the base in a few packages.
-    let base = base_packages(args.packages);
     let index =
         std::fs::read_to_string(shared("advisories/debian/bookworm-security_main_binary-amd64_Packages")).unwrap();
     let newer: Vec<(String, String)> = {
@@ -267,6 +296,55 @@ fn main() -> anyhow::Result<()> {
     let rss_after = rss_kb(pid, "VmRSS:");
     let hwm = rss_kb(pid, "VmHWM:");
 
+    // Deployment: a change to every host that misses PW-SIM-1, approved and started; then every
+    // host checks in once, as fast as the server takes them, and receives its job.
+    eprintln!("deployment…");
+    let password = "quartz lemon wardrobe 97";
+    let mut tokens = Vec::new();
+    for (user, role) in [("op", "operator"), ("cm", "change_manager")] {
+        post(
+            &agent,
+            &format!("{url}/api/v1/users"),
+            Some(&admin),
+            &json!({"username": user, "password": password, "role": role}),
+        );
+        let login = post(
+            &agent,
+            &format!("{url}/api/v1/sessions"),
+            None,
+            &json!({"username": user, "password": password}),
+        );
+        tokens.push(login["token"].as_str().unwrap().to_owned());
+    }
+    let (op, cm) = (&tokens[0], &tokens[1]);
+    let started = Instant::now();
+    let change = post(
+        &agent,
+        &format!("{url}/api/v1/changes"),
+        Some(op),
+        &json!({"title": "fleet-sim", "patches": ["PW-SIM-1"], "selector": "", "waves": [1.0], "notice": "simulated"}),
+    );
+    let id = change["id"].as_str().unwrap();
+    for (token, action) in [(op, "submit"), (cm, "approve"), (op, "start_testing")] {
+        post(
+            &agent,
+            &format!("{url}/api/v1/changes/{id}/actions"),
+            Some(token),
+            &json!({"action": action}),
+        );
+    }
+    let action_time = started.elapsed();
+    let with_jobs = AtomicUsize::new(0);
+    let deploy_bodies: Vec<Vec<u8>> = hosts.iter().enumerate().map(|(i, h)| report(h, false, i)).collect();
+    let (dispatch_time, dispatch_lat) = phase(hosts.len(), args.concurrency, |i| {
+        let (elapsed, jobs) = send_counting(&agent, &url, &hosts[i], &deploy_bodies[i]);
+        if jobs > 0 {
+            with_jobs.fetch_add(1, Ordering::SeqCst);
+        }
+        elapsed
+    });
+    let dispatched = with_jobs.load(Ordering::SeqCst);
+
     // The database's own limit, in the same run: the same number of rows, the same batching.
     eprintln!("raw insert baseline…");
     let database = args
@@ -315,6 +393,15 @@ fn main() -> anyhow::Result<()> {
         args.paced_seconds,
         percentile(&paced_lat, 0.5),
         percentile(&paced_lat, 0.99)
+    );
+    println!(
+        "deployment: change to {dispatched} hosts created, approved and started in {:.0} ms; every host had its job \
+         {:.1} s after approval; {:.0} jobs dispatched/s at check-in (p50 {:.1} ms, p99 {:.1} ms)",
+        action_time.as_secs_f64() * 1000.0,
+        (action_time + dispatch_time).as_secs_f64(),
+        dispatched as f64 / dispatch_time.as_secs_f64(),
+        percentile(&dispatch_lat, 0.5),
+        percentile(&dispatch_lat, 0.99)
     );
     println!(
         "server memory: {} MB after enrollment, {} MB after the run, peak {} MB",

@@ -8,6 +8,7 @@
 mod assess_real;
 mod audit;
 mod deploy;
+mod directory;
 mod feeds;
 mod fleet;
 mod malformed;

@@ -292,6 +292,7 @@ fn set_up() -> Month {
         ca_pem: Arc::from(""),
         policy: Arc::new(Policy::default()),
         patch_files: Arc::from(data.path().join("patch-files").as_path()),
+        secrets_key: Arc::new([0u8; 32]),
     };
     let base = ubuntu_packages();
     let mut hosts = Vec::new();
