@@ -1,7 +1,9 @@
-//! Deployment end to end (§10–§13): a local apt repository built in the test with `dpkg-deb` and
-//! `dpkg-scanpackages` holds old and fixed versions of two test packages; each host is a sandbox
-//! root with a real dpkg database, its own host name (a UTS namespace) and the real agent binary
-//! talking HTTPS to the real server. A change is approved by the change manager (never by its
+//! Deployment end to end (§7.3, §10–§13): a local apt repository built in the test with `dpkg-deb`
+//! and `dpkg-scanpackages` holds old and fixed versions of two test packages; each host is a network
+//! namespace with its own address and host name, a sandbox root with a real dpkg database, and the
+//! real agent binary talking HTTPS to the real server; two of them are computers in a nested group
+//! of a real OpenLDAP directory. A change targeted by "an IP range, plus an LDAP group, minus a
+//! name" reaches exactly those hosts. It is approved by the change manager (never by its
 //! requester), goes to the test ring first, is signed off, then goes to production in waves; the
 //! agents install through apt, later inventories show the fixed versions, and the change closes as
 //! verified. A package whose maintainer script fails is reported failed with its output, is retried,
@@ -13,7 +15,38 @@ use std::process::Command;
 use patchwarden_agent::adapters::apt::{Apt, Target};
 use serde_json::{Value, json};
 
-use crate::support::{DEBIAN12, Db, PASSWORD, TestServer, agent_binary};
+use crate::support::{DEBIAN12, Db, LDAP_PASSWORD, Network, PASSWORD, TestServer, agent_binary, slapd};
+
+/// The directory: pw-prod-3 and pw-prod-9 are in ward-pcs, which is inside clinical.
+const DIRECTORY: &str = "dn: dc=example,dc=org
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: ou=computers,dc=example,dc=org
+objectClass: organizationalUnit
+ou: computers
+
+dn: cn=pw-prod-3,ou=computers,dc=example,dc=org
+objectClass: computer
+cn: pw-prod-3
+
+dn: cn=pw-prod-9,ou=computers,dc=example,dc=org
+objectClass: computer
+cn: pw-prod-9
+
+dn: cn=ward-pcs,ou=computers,dc=example,dc=org
+objectClass: groupOfNames
+cn: ward-pcs
+member: cn=pw-prod-3,ou=computers,dc=example,dc=org
+member: cn=pw-prod-9,ou=computers,dc=example,dc=org
+
+dn: cn=clinical,ou=computers,dc=example,dc=org
+objectClass: groupOfNames
+cn: clinical
+member: cn=ward-pcs,ou=computers,dc=example,dc=org
+";
 
 /// Builds `name_version_all.deb` into `out`; with `fails`, its postinst fails.
 fn build_deb(dir: &Path, out: &Path, name: &str, version: &str, fails: bool) -> PathBuf {
@@ -128,10 +161,11 @@ fn sandbox(dir: &Path, name: &str, repo: &Path) -> PathBuf {
     root
 }
 
-/// Runs the agent as host `name`: its own UTS namespace gives it its own host name.
-fn agent_as(name: &str, state: &Path, root: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("unshare")
-        .args(["--uts", "sh", "-c", &format!("hostname {name} && exec \"$0\" \"$@\"")])
+/// Runs the agent as host `name` inside its network namespace, under its own host name.
+fn agent_in(ns: &str, name: &str, state: &Path, root: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "unshare", "--uts", "sh", "-c"])
+        .arg(format!("hostname {name} && exec \"$0\" \"$@\""))
         .arg(agent_binary())
         .arg("--state-dir")
         .arg(state)
@@ -153,13 +187,14 @@ fn installed(root: &Path, package: &str) -> String {
 
 struct Host {
     name: &'static str,
+    ns: String,
     state: PathBuf,
     root: PathBuf,
 }
 
 impl Host {
     fn run(&self) -> std::process::Output {
-        let out = agent_as(self.name, &self.state, &self.root, &["run", "--once"]);
+        let out = agent_in(&self.ns, self.name, &self.state, &self.root, &["run", "--once"]);
         assert!(
             out.status.success(),
             "{}: {}",
@@ -198,17 +233,29 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
         advisory("PW-2026-0003", "pw-demo", "1.0-3").to_string(),
     )
     .unwrap();
-    let server = TestServer::start(Db::Sqlite, "127.0.0.1:0".parse().unwrap(), vec![], &[feeds]);
+    let network = Network::new(5, 5);
+    let gateway = format!("{}.1", network.subnet);
+    let server = TestServer::start(
+        Db::Sqlite,
+        format!("{gateway}:0").parse().unwrap(),
+        vec![gateway],
+        &[feeds],
+    );
     let api = &server.api;
+    let ldap = slapd(&dir.path().join("ldap"), DIRECTORY);
 
     let mut hosts = Vec::new();
-    for (name, environment) in [
+    for (i, (name, environment)) in [
         ("pw-test-1", "test"),
         ("pw-prod-1", "production"),
         ("pw-prod-2", "production"),
         ("pw-prod-3", "production"),
         ("pw-prod-9", "production"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ns = network.namespaces[i].clone();
         let root = sandbox(dir.path(), name, &repo);
         let state = dir.path().join(format!("{name}-state"));
         let token = server.enrollment_token(
@@ -216,14 +263,35 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
         );
         let args = server.enroll_args(&token);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = agent_as(name, &state, &root, &args);
+        let out = agent_in(&ns, name, &state, &root, &args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let host = Host { name, state, root };
+        let host = Host { name, ns, state, root };
         host.run();
         hosts.push(host);
     }
     let missing = api.get("/api/v1/hosts?missing=true", &server.admin);
     assert_eq!(missing["hosts"].as_array().unwrap().len(), 5, "{missing}");
+    let (status, synced) = api.call(
+        "PUT",
+        "/api/v1/directory",
+        Some(&server.admin),
+        Some(
+            json!({"url": ldap.url, "starttls": true, "ca_pem": ldap.ca_pem, "bind_dn": "cn=admin,dc=example,dc=org",
+                    "bind_password": LDAP_PASSWORD, "base_dn": "dc=example,dc=org"}),
+        ),
+    );
+    assert_eq!(
+        (status, synced["sync"]["hosts_mapped"].as_u64()),
+        (200, Some(2)),
+        "{synced}"
+    );
+    // The first three addresses, plus the clinical group (pw-prod-3, and pw-prod-9 through
+    // ward-pcs), minus pw-prod-9.
+    let selector = format!(
+        "ip:{}-{} +group:clinical -name:pw-prod-9",
+        network.address(0),
+        network.address(2)
+    );
 
     let mut token = std::collections::HashMap::new();
     for (user, role) in [("mike", "operator"), ("carol", "change_manager"), ("sam", "security")] {
@@ -241,7 +309,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
         "/api/v1/changes",
         Some(&token["mike"]),
         Some(json!({"title": "pw-demo security fix", "patches": ["PW-2026-0001"],
-                    "selector": "name:pw-test-* name:pw-prod-* -name:pw-prod-9",
+                    "selector": selector,
                     "waves": [0.3, 1.0], "notice": "pw-demo is updated tonight; no reboot is needed."})),
     );
     assert_eq!(status, 201, "{change}");

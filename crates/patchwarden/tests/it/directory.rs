@@ -2,21 +2,11 @@
 //! read over StartTLS with a pinned CA, mapped onto hosts by DNS name or name, and used by the
 //! selector language (`+group:` adds a group's hosts).
 
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::support::{Db, TestServer};
-
-const PASSWORD: &str = "directory secret 42";
-
-/// A test schema with the Active Directory names the sync reads: `computer` and `dNSHostName`.
-const SCHEMA: &str = "attributetype ( 1.3.6.1.4.1.99999.1.1 NAME 'dNSHostName' EQUALITY caseIgnoreMatch \
-    SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )\n\
-    objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'computer' SUP top STRUCTURAL MUST cn MAY ( dNSHostName $ description ) )\n";
+use crate::support::{Db, LDAP_PASSWORD as PASSWORD, TestServer, slapd};
 
 const SEED: &str = "dn: dc=example,dc=org
 objectClass: dcObject
@@ -58,78 +48,6 @@ member: cn=ward-pcs,ou=groups,dc=example,dc=org
 member: cn=dir-b,ou=computers,dc=example,dc=org
 ";
 
-struct Slapd {
-    child: Child,
-    url: String,
-    ca_pem: String,
-}
-
-impl Drop for Slapd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts slapd on a loopback port with StartTLS, its certificate from a CA made for the test.
-fn slapd(dir: &Path) -> Slapd {
-    let tls = dir.join("tls");
-    patchwarden_server::tls::load_or_create(&tls, &["127.0.0.1".to_owned()]).unwrap();
-    std::fs::write(dir.join("test.schema"), SCHEMA).unwrap();
-    std::fs::create_dir_all(dir.join("db")).unwrap();
-    let conf = dir.join("slapd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "include /etc/ldap/schema/core.schema\n\
-             include /etc/ldap/schema/cosine.schema\n\
-             include {dir}/test.schema\n\
-             modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
-             pidfile {dir}/slapd.pid\n\
-             TLSCACertificateFile {tls}/ca.pem\nTLSCertificateFile {tls}/server.pem\nTLSCertificateKeyFile {tls}/server.key\n\
-             database mdb\nmaxsize 10485760\nsuffix \"dc=example,dc=org\"\nrootdn \"cn=admin,dc=example,dc=org\"\n\
-             rootpw \"{PASSWORD}\"\ndirectory {dir}/db\n",
-            dir = dir.display(),
-            tls = tls.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("seed.ldif"), SEED).unwrap();
-    let seeded = Command::new("slapadd")
-        .arg("-f")
-        .arg(&conf)
-        .arg("-l")
-        .arg(dir.join("seed.ldif"))
-        .output()
-        .unwrap();
-    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("ldap://127.0.0.1:{port}");
-    // `-d 0` keeps slapd in the foreground, a child the test can stop.
-    let child = Command::new("slapd")
-        .arg("-f")
-        .arg(&conf)
-        .args(["-h", &format!("{url}/"), "-d", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "slapd did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Slapd {
-        child,
-        url,
-        ca_pem: std::fs::read_to_string(tls.join("ca.pem")).unwrap(),
-    }
-}
-
 fn names(hosts: &Value) -> Vec<String> {
     let mut out: Vec<String> = hosts["hosts"]
         .as_array()
@@ -144,7 +62,7 @@ fn names(hosts: &Value) -> Vec<String> {
 #[test]
 fn nested_directory_groups_reach_hosts_and_selectors() {
     let dir = patchwarden_testkit::tempdir();
-    let ldap = slapd(dir.path());
+    let ldap = slapd(dir.path(), SEED);
     let server = TestServer::start(Db::Sqlite, "127.0.0.1:0".parse().unwrap(), vec![], &[]);
     let api = &server.api;
     for name in ["dir-a.example.org", "dir-b", "dir-c", "other"] {

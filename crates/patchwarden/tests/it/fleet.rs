@@ -10,76 +10,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::shared;
-use crate::support::{ALPINE, CENTOS8, DEBIAN12, Db, TestServer, UBUNTU2004, agent_binary, host_root};
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A bridge on the test machine and namespaces hanging off it; removed when dropped.
-struct Network {
-    bridge: String,
-    namespaces: Vec<String>,
-    subnet: String,
-}
-
-impl Network {
-    fn new(tag: u8, hosts: usize) -> Network {
-        let id = std::process::id() % 1000;
-        let subnet = format!("10.77.{tag}");
-        let bridge = format!("pwbr{tag}x{id}");
-        let _ = Command::new("ip").args(["link", "del", &bridge]).output();
-        ip(&["link", "add", &bridge, "type", "bridge"]);
-        ip(&["addr", "add", &format!("{subnet}.1/24"), "dev", &bridge]);
-        ip(&["link", "set", &bridge, "up"]);
-        let mut network = Network {
-            bridge,
-            namespaces: Vec::new(),
-            subnet,
-        };
-        for i in 0..hosts {
-            let ns = format!("pw{tag}n{i}x{id}");
-            let (host_end, ns_end) = (format!("pw{tag}h{i}x{id}"), format!("pw{tag}v{i}x{id}"));
-            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-            ip(&["netns", "add", &ns]);
-            network.namespaces.push(ns.clone());
-            ip(&["link", "add", &host_end, "type", "veth", "peer", "name", &ns_end]);
-            ip(&["link", "set", &host_end, "master", &network.bridge, "up"]);
-            ip(&["link", "set", &ns_end, "netns", &ns]);
-            ip(&[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{}.{}/24", network.subnet, 10 + i),
-                "dev",
-                &ns_end,
-            ]);
-            ip(&["-n", &ns, "link", "set", &ns_end, "up"]);
-            ip(&["-n", &ns, "link", "set", "lo", "up"]);
-        }
-        network
-    }
-
-    fn address(&self, i: usize) -> String {
-        format!("{}.{}", self.subnet, 10 + i)
-    }
-}
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        for ns in &self.namespaces {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-        let _ = Command::new("ip").args(["link", "del", &self.bridge]).output();
-    }
-}
+use crate::support::{ALPINE, CENTOS8, DEBIAN12, Db, Network, TestServer, UBUNTU2004, agent_binary, host_root};
 
 struct Host {
     name: &'static str,

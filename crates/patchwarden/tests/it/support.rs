@@ -2,8 +2,10 @@
 //! trusts only its CA, and the real agent binary.
 
 use std::net::SocketAddr;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use patchwarden_server::{Config, Running};
 use serde_json::{Value, json};
@@ -261,3 +263,156 @@ pub const DEBIAN12: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=d
 pub const UBUNTU2004: &str = "NAME=\"Ubuntu\"\nVERSION=\"20.04 LTS (Focal Fossa)\"\nID=ubuntu\nVERSION_ID=\"20.04\"\n";
 pub const CENTOS8: &str = "NAME=\"CentOS Linux\"\nID=\"centos\"\nVERSION_ID=\"8\"\n";
 pub const ALPINE: &str = "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.18.4\n";
+
+// ---- network namespaces ----
+
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A bridge on the test machine and namespaces hanging off it; removed when dropped.
+pub struct Network {
+    pub bridge: String,
+    pub namespaces: Vec<String>,
+    pub subnet: String,
+}
+
+impl Network {
+    pub fn new(tag: u8, hosts: usize) -> Network {
+        let id = std::process::id() % 1000;
+        let subnet = format!("10.77.{tag}");
+        let bridge = format!("pwbr{tag}x{id}");
+        let _ = Command::new("ip").args(["link", "del", &bridge]).output();
+        ip(&["link", "add", &bridge, "type", "bridge"]);
+        ip(&["addr", "add", &format!("{subnet}.1/24"), "dev", &bridge]);
+        ip(&["link", "set", &bridge, "up"]);
+        let mut network = Network {
+            bridge,
+            namespaces: Vec::new(),
+            subnet,
+        };
+        for i in 0..hosts {
+            let ns = format!("pw{tag}n{i}x{id}");
+            let (host_end, ns_end) = (format!("pw{tag}h{i}x{id}"), format!("pw{tag}v{i}x{id}"));
+            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+            ip(&["netns", "add", &ns]);
+            network.namespaces.push(ns.clone());
+            ip(&["link", "add", &host_end, "type", "veth", "peer", "name", &ns_end]);
+            ip(&["link", "set", &host_end, "master", &network.bridge, "up"]);
+            ip(&["link", "set", &ns_end, "netns", &ns]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}.{}/24", network.subnet, 10 + i),
+                "dev",
+                &ns_end,
+            ]);
+            ip(&["-n", &ns, "link", "set", &ns_end, "up"]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        }
+        network
+    }
+
+    pub fn address(&self, i: usize) -> String {
+        format!("{}.{}", self.subnet, 10 + i)
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for ns in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+        let _ = Command::new("ip").args(["link", "del", &self.bridge]).output();
+    }
+}
+
+// ---- an OpenLDAP directory ----
+
+/// The directory administrator's password in test directories.
+pub const LDAP_PASSWORD: &str = "directory secret 42";
+
+/// A test schema with the Active Directory names the sync reads: `computer` and `dNSHostName`.
+const SCHEMA: &str = "attributetype ( 1.3.6.1.4.1.99999.1.1 NAME 'dNSHostName' EQUALITY caseIgnoreMatch \
+    SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )\n\
+    objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'computer' SUP top STRUCTURAL MUST cn MAY ( dNSHostName $ description ) )\n";
+
+pub struct Slapd {
+    pub child: Child,
+    pub url: String,
+    pub ca_pem: String,
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts slapd on a loopback port with StartTLS, its certificate from a CA made for the test.
+pub fn slapd(dir: &Path, seed: &str) -> Slapd {
+    let tls = dir.join("tls");
+    patchwarden_server::tls::load_or_create(&tls, &["127.0.0.1".to_owned()]).unwrap();
+    std::fs::write(dir.join("test.schema"), SCHEMA).unwrap();
+    std::fs::create_dir_all(dir.join("db")).unwrap();
+    let conf = dir.join("slapd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "include /etc/ldap/schema/core.schema\n\
+             include /etc/ldap/schema/cosine.schema\n\
+             include {dir}/test.schema\n\
+             modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
+             pidfile {dir}/slapd.pid\n\
+             TLSCACertificateFile {tls}/ca.pem\nTLSCertificateFile {tls}/server.pem\nTLSCertificateKeyFile {tls}/server.key\n\
+             database mdb\nmaxsize 10485760\nsuffix \"dc=example,dc=org\"\nrootdn \"cn=admin,dc=example,dc=org\"\n\
+             rootpw \"{LDAP_PASSWORD}\"\ndirectory {dir}/db\n",
+            dir = dir.display(),
+            tls = tls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("seed.ldif"), seed).unwrap();
+    let seeded = Command::new("slapadd")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-l")
+        .arg(dir.join("seed.ldif"))
+        .output()
+        .unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ldap://127.0.0.1:{port}");
+    // `-d 0` keeps slapd in the foreground, a child the test can stop.
+    let child = Command::new("slapd")
+        .arg("-f")
+        .arg(&conf)
+        .args(["-h", &format!("{url}/"), "-d", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "slapd did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Slapd {
+        child,
+        url,
+        ca_pem: std::fs::read_to_string(tls.join("ca.pem")).unwrap(),
+    }
+}
