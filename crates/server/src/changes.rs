@@ -246,6 +246,7 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
     let findings = state.store.host_findings(host_id).await?;
     let files = state.store.patch_files().await?;
     let mut changes: HashMap<String, Option<ChangeRow>> = HashMap::new();
+    let held = held_changes(state, host_id, &waiting).await?;
     let mut chosen: Vec<(bool, i64, JobRow, ChangeRow)> = Vec::new();
     for job in waiting {
         if job.state == "dispatched" && job.dispatched_at.is_some_and(|d| now - d < REDISPATCH_SECONDS) {
@@ -269,7 +270,7 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
                 .iter()
                 .filter_map(|w| Window::parse(w).ok())
                 .any(|w| w.contains(&calendar, at));
-        if running && wave_open && in_window {
+        if running && wave_open && in_window && !held.contains(&c.id) {
             chosen.push((c.emergency, job.created_at, job, c.clone()));
         }
     }
@@ -324,6 +325,44 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
     };
     state.store.dispatch_jobs(&audit, &updates).await?;
     Ok(out)
+}
+
+/// The changes held on this host by an open problem report (§10.6): an application the host runs
+/// has a problem with the change.
+async fn held_changes(state: &AppState, host_id: &str, jobs: &[JobRow]) -> Result<BTreeSet<String>, ApiError> {
+    let mut held = BTreeSet::new();
+    let mut host = None;
+    let mut applications = None;
+    let ids: BTreeSet<&str> = jobs.iter().map(|j| j.change_id.as_str()).collect();
+    for change in ids {
+        let open: Vec<_> = state
+            .store
+            .problems(change)
+            .await?
+            .into_iter()
+            .filter(|p| p.resolved_at.is_none())
+            .collect();
+        if open.is_empty() {
+            continue;
+        }
+        if host.is_none() {
+            host = state.store.host(host_id).await?;
+            applications = Some(state.store.applications().await?);
+        }
+        let (Some(h), Some(apps)) = (&host, &applications) else {
+            continue;
+        };
+        let facts = host_facts(h);
+        let runs = |name: &str| {
+            apps.iter()
+                .filter(|a| a.name == name)
+                .any(|a| Selector::parse(&a.selector).is_ok_and(|s| s.matches(&facts)))
+        };
+        if open.iter().any(|p| runs(&p.application)) {
+            held.insert(change.to_owned());
+        }
+    }
+    Ok(held)
 }
 
 /// Records what the agent says became of a job; a failure is retried with backoff up to

@@ -187,6 +187,17 @@ pub async fn show(
         })
         .collect();
     out["jobs"] = jobs.iter().map(job_json).collect();
+    out["problems"] = state
+        .store
+        .problems(&id)
+        .await?
+        .iter()
+        .map(|p| {
+            json!({"id": p.id, "application": p.application, "reported_by": p.reported_by,
+                   "at": clock::rfc3339(p.at), "description": p.description, "resolved_by": p.resolved_by,
+                   "resolved_at": p.resolved_at.map(clock::rfc3339)})
+        })
+        .collect();
     Ok(Json(out).into_response())
 }
 
@@ -468,6 +479,160 @@ pub async fn download(
         .map_err(|_| ApiError::not_found(format!("no patch file {sha256}")))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
+
+#[derive(Deserialize)]
+struct NewApplication {
+    owner: String,
+    /// The hosts it runs on, in the selector language.
+    selector: String,
+}
+
+/// Administrators record an application, its owner and the hosts it runs on (§10.6).
+pub async fn put_application(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, &[Role::Administrator], now).await?;
+    let r: NewApplication = body(&bytes)?;
+    Selector::parse(&r.selector).map_err(|e| invalid(format!("selector: {e}")))?;
+    let owner = state.store.user_by_name(&r.owner).await?;
+    if owner.is_none_or(|u| u.role != Role::ApplicationOwner.name()) {
+        return Err(invalid(format!(
+            "owner: {:?} is not a user with the application owner role",
+            r.owner
+        )));
+    }
+    let app = patchwarden_store::Application {
+        name,
+        owner: r.owner,
+        selector: r.selector,
+    };
+    state.store.put_application(&principal.audit(now), &app).await?;
+    Ok(Json(json!({"name": app.name, "owner": app.owner, "selector": app.selector})).into_response())
+}
+
+pub async fn applications(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
+    let apps: Vec<Value> = state
+        .store
+        .applications()
+        .await?
+        .iter()
+        .map(|a| json!({"name": a.name, "owner": a.owner, "selector": a.selector}))
+        .collect();
+    Ok(Json(json!({"applications": apps})).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewProblem {
+    application: String,
+    description: String,
+}
+
+/// An application owner reports a problem with a change: the hosts running that application get
+/// none of the change's jobs until the report is resolved; operators and the change manager are
+/// told (§10.6).
+pub async fn report_problem(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, &[Role::ApplicationOwner], now).await?;
+    let r: NewProblem = body(&bytes)?;
+    if r.description.trim().is_empty() {
+        return Err(invalid("description is empty"));
+    }
+    let change = state
+        .store
+        .change(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    let app = state
+        .store
+        .applications()
+        .await?
+        .into_iter()
+        .find(|a| a.name == r.application)
+        .ok_or_else(|| invalid(format!("application: no application {:?}", r.application)))?;
+    if app.owner != principal.username {
+        return Err(ApiError::forbidden(format!("{} is owned by {}", app.name, app.owner)));
+    }
+    let problem = patchwarden_store::ProblemReport {
+        id: secrets::id(),
+        change_id: change.id.clone(),
+        application: app.name.clone(),
+        reported_by: principal.username.clone(),
+        at: now,
+        description: r.description,
+        resolved_by: None,
+        resolved_at: None,
+    };
+    let notify: Vec<patchwarden_store::Notification> = [Role::Operator, Role::ChangeManager]
+        .iter()
+        .map(|role| patchwarden_store::Notification {
+            id: secrets::id(),
+            role: role.name().to_owned(),
+            at: now,
+            subject: format!("Problem with change {}: {}", change.title, app.name),
+            message: format!(
+                "{} reports a problem with {} on the hosts running {} ({}); the change is held on them: {}",
+                principal.username, change.title, app.name, app.selector, problem.description
+            ),
+        })
+        .collect();
+    state
+        .store
+        .add_problem(&principal.audit(now), &problem, &notify)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": problem.id, "change": id, "application": app.name})),
+    )
+        .into_response())
+}
+
+/// The owner who reported it, or an operator, resolves a problem report; the change goes on to
+/// those hosts.
+pub async fn resolve_problem(
+    State(state): State<AppState>,
+    Path((id, problem)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(_): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, PROBLEM_RESOLVERS, now).await?;
+    let report = state
+        .store
+        .problems(&id)
+        .await?
+        .into_iter()
+        .find(|p| p.id == problem)
+        .ok_or_else(|| ApiError::not_found(format!("change {id} has no problem report {problem}")))?;
+    if principal.role == Role::ApplicationOwner && report.reported_by != principal.username {
+        return Err(ApiError::forbidden(format!(
+            "{} reported this problem",
+            report.reported_by
+        )));
+    }
+    if !state
+        .store
+        .resolve_problem(&principal.audit(now), &id, &problem, &principal.username)
+        .await?
+    {
+        return Err(ApiError::conflict(format!(
+            "problem report {problem} is already resolved"
+        )));
+    }
+    Ok(Json(json!({"id": problem, "change": id, "resolved_by": principal.username})).into_response())
+}
+
+/// Who may resolve a problem report: the owner who reported it, or an operator.
+pub const PROBLEM_RESOLVERS: &[Role] = &[Role::ApplicationOwner, Role::Operator, Role::Administrator];
 
 /// An agent reports what became of one of its jobs.
 pub async fn job_result(

@@ -534,3 +534,176 @@ impl Store {
         Ok(())
     }
 }
+
+/// An application, its owner and the hosts it runs on (§10.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub name: String,
+    pub owner: String,
+    pub selector: String,
+}
+
+/// An application owner's problem with a change (§10.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemReport {
+    pub id: String,
+    pub change_id: String,
+    pub application: String,
+    pub reported_by: String,
+    pub at: i64,
+    pub description: String,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<i64>,
+}
+
+fn problem_row(r: &sqlx::any::AnyRow) -> ProblemReport {
+    ProblemReport {
+        id: r.get(0),
+        change_id: r.get(1),
+        application: r.get(2),
+        reported_by: r.get(3),
+        at: r.get(4),
+        description: r.get(5),
+        resolved_by: r.get(6),
+        resolved_at: r.get(7),
+    }
+}
+
+impl Store {
+    /// Records or updates an application.
+    pub async fn put_application(&self, audit: &Audit, app: &Application) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let before = sqlx::query("SELECT owner, selector FROM applications WHERE name = $1")
+            .bind(&app.name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| json!({"owner": r.get::<String, _>(0), "selector": r.get::<String, _>(1)}));
+        sqlx::query("DELETE FROM applications WHERE name = $1")
+            .bind(&app.name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO applications (name, owner, selector) VALUES ($1, $2, $3)")
+            .bind(&app.name)
+            .bind(&app.owner)
+            .bind(&app.selector)
+            .execute(&mut *tx)
+            .await?;
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "application.put",
+            &format!("application:{}", app.name),
+            &before.unwrap_or(json!(null)),
+            &json!({"owner": app.owner, "selector": app.selector}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn applications(&self) -> Result<Vec<Application>, StoreError> {
+        let rows = sqlx::query("SELECT name, owner, selector FROM applications ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Application {
+                name: r.get(0),
+                owner: r.get(1),
+                selector: r.get(2),
+            })
+            .collect())
+    }
+
+    /// Records a problem report and the notification it sends.
+    pub async fn add_problem(
+        &self,
+        audit: &Audit,
+        p: &ProblemReport,
+        notify: &[crate::Notification],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO problem_reports (id, change_id, application, reported_by, at, description) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&p.id)
+        .bind(&p.change_id)
+        .bind(&p.application)
+        .bind(&p.reported_by)
+        .bind(p.at)
+        .bind(&p.description)
+        .execute(&mut *tx)
+        .await?;
+        for n in notify {
+            sqlx::query("INSERT INTO notifications (id, role, at, subject, message) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&n.id)
+                .bind(&n.role)
+                .bind(n.at)
+                .bind(&n.subject)
+                .bind(&n.message)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "change.problem",
+            &format!("change:{}", p.change_id),
+            &json!(null),
+            &json!({"problem": p.id, "application": p.application, "description": p.description}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn problems(&self, change_id: &str) -> Result<Vec<ProblemReport>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, change_id, application, reported_by, at, description, resolved_by, resolved_at \
+             FROM problem_reports WHERE change_id = $1 ORDER BY at, id",
+        )
+        .bind(change_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(problem_row).collect())
+    }
+
+    /// Marks an open problem report resolved; `false` if there is no such open report.
+    pub async fn resolve_problem(
+        &self,
+        audit: &Audit,
+        change_id: &str,
+        id: &str,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE problem_reports SET resolved_by = $1, resolved_at = $2 WHERE id = $3 AND change_id = $4 \
+             AND resolved_at IS NULL",
+        )
+        .bind(by)
+        .bind(audit.at)
+        .bind(id)
+        .bind(change_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "change.problem_resolved",
+            &format!("change:{change_id}"),
+            &json!({"problem": id, "resolved": false}),
+            &json!({"problem": id, "resolved": true}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -378,9 +378,56 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     hosts[1].run();
     assert_eq!(installed(&hosts[1].root, "pw-demo"), "1.0-2");
     assert_eq!(show()["open_wave"], 2);
+    // The owner of the ward application, which runs on pw-prod-2, reports a problem: the change
+    // is held there (§10.6); operators are told; elsewhere it goes on.
+    let (status, _) = api.call(
+        "POST",
+        "/api/v1/users",
+        Some(&server.admin),
+        Some(json!({"username": "olivia", "password": PASSWORD, "role": "application_owner"})),
+    );
+    assert_eq!(status, 201);
+    let olivia = api.login("olivia", PASSWORD);
+    let (status, _) = api.call(
+        "PUT",
+        "/api/v1/applications/ward-app",
+        Some(&server.admin),
+        Some(json!({"owner": "olivia", "selector": "name:pw-prod-2"})),
+    );
+    assert_eq!(status, 200);
+    let (status, problem) = api.call(
+        "POST",
+        &format!("/api/v1/changes/{id}/problems"),
+        Some(&olivia),
+        Some(json!({"application": "ward-app", "description": "the ward app will not start with pw-demo 1.0-2"})),
+    );
+    assert_eq!(status, 201, "{problem}");
     hosts[2].run();
     hosts[3].run();
     hosts[4].run();
+    assert_eq!(
+        installed(&hosts[2].root, "pw-demo"),
+        "1.0-1",
+        "held by the problem report"
+    );
+    assert_eq!(installed(&hosts[3].root, "pw-demo"), "1.0-2");
+    assert_eq!(show()["state"], "released", "not done while a host is held");
+    let told = api.get("/api/v1/notifications", &token["mike"]);
+    assert!(
+        told["notifications"][0]["message"].as_str().unwrap().contains("held"),
+        "{told}"
+    );
+    let (status, _) = api.call(
+        "POST",
+        &format!(
+            "/api/v1/changes/{id}/problems/{}/resolve",
+            problem["id"].as_str().unwrap()
+        ),
+        Some(&olivia),
+        None,
+    );
+    assert_eq!(status, 200);
+    hosts[2].run();
     assert_eq!(installed(&hosts[2].root, "pw-demo"), "1.0-2");
     assert_eq!(installed(&hosts[3].root, "pw-demo"), "1.0-2");
     assert_eq!(
