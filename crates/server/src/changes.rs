@@ -506,9 +506,42 @@ fn next_step(before: &ChangeRow, jobs: &[JobRow]) -> ChangeRow {
     after
 }
 
+/// Manual deployments of the host are verified the same way as jobs (§12.4, §13.4).
+async fn verify_manual(state: &AppState, host_id: &str, now: i64) -> Result<(), ApiError> {
+    let open: Vec<_> = state
+        .store
+        .manual_deployments(Some(host_id))
+        .await?
+        .into_iter()
+        .filter(|m| m.verified_at.is_none())
+        .collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    let missing: BTreeSet<String> = state
+        .store
+        .host_findings(host_id)
+        .await?
+        .into_iter()
+        .map(|f| f.advisory)
+        .collect();
+    let verified: Vec<String> = open
+        .iter()
+        .filter(|m| m.patches.iter().all(|p| !missing.contains(p)))
+        .map(|m| m.id.clone())
+        .collect();
+    let audit = Audit {
+        actor: format!("host:{host_id}"),
+        at: now,
+    };
+    state.store.verify_manual_deployments(&audit, &verified).await?;
+    Ok(())
+}
+
 /// After a host's inventory changed: its finished jobs whose patches it no longer misses are
 /// verified (§13.4), and their changes move on.
 pub async fn verify_host(state: &AppState, host_id: &str, now: i64) -> Result<(), ApiError> {
+    verify_manual(state, host_id, now).await?;
     let finished = state
         .store
         .jobs(&JobFilter {

@@ -634,6 +634,81 @@ pub async fn resolve_problem(
 /// Who may resolve a problem report: the owner who reported it, or an operator.
 pub const PROBLEM_RESOLVERS: &[Role] = &[Role::ApplicationOwner, Role::Operator, Role::Administrator];
 
+#[derive(Deserialize)]
+struct NewManualDeployment {
+    patches: Vec<String>,
+    /// What was done and how it can be checked (ticket, screenshot reference, engineer's note).
+    evidence: String,
+    /// RFC 3339; now by default.
+    #[serde(default)]
+    performed_at: Option<String>,
+}
+
+fn manual_json(m: &patchwarden_store::ManualDeployment) -> Value {
+    json!({"id": m.id, "host": m.host_id, "patches": m.patches, "evidence": m.evidence, "recorded_by": m.recorded_by,
+           "performed_at": clock::rfc3339(m.performed_at), "recorded_at": clock::rfc3339(m.recorded_at),
+           "verified_at": m.verified_at.map(clock::rfc3339)})
+}
+
+/// An operator records a patch deployed by hand on a device automation cannot reach (§12.4),
+/// with its evidence; a later inventory verifies it.
+pub async fn record_manual(
+    State(state): State<AppState>,
+    Path(host): Path<String>,
+    headers: HeaderMap,
+    Body(bytes): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, OPERATORS, now).await?;
+    let r: NewManualDeployment = body(&bytes)?;
+    if r.patches.is_empty() || r.patches.iter().any(|p| p.trim().is_empty()) {
+        return Err(invalid("patches: name at least one patch (advisory id), none empty"));
+    }
+    if r.evidence.trim().is_empty() {
+        return Err(invalid("evidence: say what was done and how it can be checked (§12.4)"));
+    }
+    if state.store.host(&host).await?.is_none() {
+        return Err(ApiError::not_found(format!("no host {host}")));
+    }
+    let performed_at = match &r.performed_at {
+        Some(t) => t
+            .parse::<jiff::Timestamp>()
+            .map_err(|_| invalid(format!("performed_at {t:?} is not an RFC 3339 time")))?
+            .as_second(),
+        None => now,
+    };
+    if performed_at > now {
+        return Err(invalid("performed_at is in the future"));
+    }
+    let m = patchwarden_store::ManualDeployment {
+        id: secrets::id(),
+        host_id: host,
+        patches: r.patches,
+        evidence: r.evidence,
+        recorded_by: principal.username.clone(),
+        performed_at,
+        recorded_at: now,
+        verified_at: None,
+    };
+    state.store.add_manual_deployment(&principal.audit(now), &m).await?;
+    Ok((StatusCode::CREATED, Json(manual_json(&m))).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ManualQuery {
+    host: Option<String>,
+}
+
+pub async fn manual_deployments(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ManualQuery>,
+) -> Result<Response, ApiError> {
+    auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
+    let all = state.store.manual_deployments(q.host.as_deref()).await?;
+    Ok(Json(json!({"manual_deployments": all.iter().map(manual_json).collect::<Vec<_>>()})).into_response())
+}
+
 /// An agent reports what became of one of its jobs.
 pub async fn job_result(
     State(state): State<AppState>,

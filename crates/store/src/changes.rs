@@ -707,3 +707,101 @@ impl Store {
         Ok(true)
     }
 }
+
+/// A deployment done by hand (§12.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualDeployment {
+    pub id: String,
+    pub host_id: String,
+    pub patches: Vec<String>,
+    pub evidence: String,
+    pub recorded_by: String,
+    pub performed_at: i64,
+    pub recorded_at: i64,
+    pub verified_at: Option<i64>,
+}
+
+impl Store {
+    pub async fn add_manual_deployment(&self, audit: &Audit, m: &ManualDeployment) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO manual_deployments (id, host_id, patches, evidence, recorded_by, performed_at, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&m.id)
+        .bind(&m.host_id)
+        .bind(json!(m.patches).to_string())
+        .bind(&m.evidence)
+        .bind(&m.recorded_by)
+        .bind(m.performed_at)
+        .bind(m.recorded_at)
+        .execute(&mut *tx)
+        .await?;
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "manual_deployment.record",
+            &format!("host:{}", m.host_id),
+            &json!(null),
+            &json!({"id": m.id, "patches": m.patches, "evidence": m.evidence, "performed_at": m.performed_at}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Manual deployments, of one host or all.
+    pub async fn manual_deployments(&self, host: Option<&str>) -> Result<Vec<ManualDeployment>, StoreError> {
+        let sql = format!(
+            "SELECT id, host_id, patches, evidence, recorded_by, performed_at, recorded_at, verified_at \
+             FROM manual_deployments {} ORDER BY recorded_at, id",
+            if host.is_some() { "WHERE host_id = $1" } else { "" }
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(h) = host {
+            query = query.bind(h);
+        }
+        Ok(query
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| ManualDeployment {
+                id: r.get(0),
+                host_id: r.get(1),
+                patches: serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default(),
+                evidence: r.get(3),
+                recorded_by: r.get(4),
+                performed_at: r.get(5),
+                recorded_at: r.get(6),
+                verified_at: r.get(7),
+            })
+            .collect())
+    }
+
+    pub async fn verify_manual_deployments(&self, audit: &Audit, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for id in ids {
+            sqlx::query("UPDATE manual_deployments SET verified_at = $1 WHERE id = $2 AND verified_at IS NULL")
+                .bind(audit.at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "manual_deployment.verify",
+            "manual_deployments",
+            &json!(null),
+            &json!({"verified": ids}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

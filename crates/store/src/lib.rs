@@ -6,7 +6,7 @@
 
 mod changes;
 mod policy;
-pub use changes::{Application, ChangeRow, JobFilter, JobRow, PatchFile, ProblemReport, TestRecord};
+pub use changes::{Application, ChangeRow, JobFilter, JobRow, ManualDeployment, PatchFile, ProblemReport, TestRecord};
 pub use policy::{CertifiedReport, ClassificationRow, Notification, SpanRow};
 mod rows;
 

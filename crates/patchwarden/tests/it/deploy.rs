@@ -447,6 +447,26 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     let applied = api.get(&format!("/api/v1/jobs?change={id}&state=applied"), &server.admin);
     assert_eq!(applied["jobs"].as_array().unwrap().len(), 4);
 
+    // pw-prod-9 was left out; an engineer patches it by hand and records it with evidence
+    // (§12.4). It counts as verified only once the host's own inventory shows the fix.
+    let by_hand = Apt::new(&hosts[4].root).install(&[Target::Version {
+        package: "pw-demo".into(),
+        version: "1.0-2".into(),
+    }]);
+    assert_eq!(by_hand.status, "succeeded", "{}", by_hand.output);
+    let prod9 = host_id(api, &server.admin, "pw-prod-9");
+    let (status, manual) = api.call(
+        "POST",
+        &format!("/api/v1/hosts/{prod9}/manual-deployments"),
+        Some(&token["mike"]),
+        Some(json!({"patches": ["PW-2026-0001"], "evidence": "INC-4411: installed from the console by R. Patel"})),
+    );
+    assert_eq!(status, 201, "{manual}");
+    assert_eq!(manual["verified_at"], Value::Null);
+    hosts[4].run();
+    let manual = api.get(&format!("/api/v1/manual-deployments?host={prod9}"), &server.admin);
+    assert!(manual["manual_deployments"][0]["verified_at"].is_string(), "{manual}");
+
     // A failing maintainer script: reported with its output, retried later, nothing else touched.
     let (status, change) = api.call(
         "POST",
@@ -490,7 +510,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
             .contains("the configuration step failed on purpose"),
         "{job}"
     );
-    assert_eq!(installed(&hosts[4].root, "pw-demo"), "1.0-1", "nothing else is touched");
+    assert_eq!(installed(&hosts[4].root, "pw-demo"), "1.0-2", "nothing else is touched");
 
     // An emergency from the patch store: the change manager and Security approve, it goes out
     // before testing, the test is recorded afterwards (§12.3, §12.5). The agent checks the file's
