@@ -131,6 +131,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "POST",
+        "/api/v1/changes/{id}/scan",
+        Access::Roles(changes_api::OPERATORS),
+    ),
+    route("GET", "/api/v1/changes/{id}/verification", Access::Roles(READERS)),
+    route(
+        "POST",
         "/api/v1/hosts/{id}/manual-deployments",
         Access::Roles(changes_api::OPERATORS),
     ),
@@ -183,6 +189,8 @@ fn handler(route: &Route) -> MethodRouter<AppState> {
         ("GET", "/api/v1/applications") => get(changes_api::applications),
         ("POST", "/api/v1/changes/{id}/problems") => post(changes_api::report_problem),
         ("POST", "/api/v1/changes/{id}/problems/{problem}/resolve") => post(changes_api::resolve_problem),
+        ("POST", "/api/v1/changes/{id}/scan") => post(changes_api::scan),
+        ("GET", "/api/v1/changes/{id}/verification") => get(changes_api::verification),
         ("POST", "/api/v1/hosts/{id}/manual-deployments") => post(changes_api::record_manual),
         ("GET", "/api/v1/manual-deployments") => get(changes_api::manual_deployments),
         ("PUT", "/api/v1/directory") => put(policy_api::set_directory),

@@ -204,6 +204,9 @@ pub async fn act(
         }
         _ => {}
     }
+    if action == Action::Release {
+        after.released_at = Some(now);
+    }
     let what = match action {
         Action::Submit => "submit",
         Action::Approve => "approve",
@@ -325,6 +328,60 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
     };
     state.store.dispatch_jobs(&audit, &updates).await?;
     Ok(out)
+}
+
+/// Whether a change carries a critical release (§13.1): an emergency, or a patch classified
+/// Emergency or Critical for some platform class.
+pub async fn is_critical(state: &AppState, c: &ChangeRow) -> Result<bool, ApiError> {
+    if c.emergency {
+        return Ok(true);
+    }
+    Ok(state
+        .store
+        .classifications(None)
+        .await?
+        .iter()
+        .any(|k| c.patches.contains(&k.advisory) && matches!(k.category.as_str(), "Emergency" | "Critical")))
+}
+
+/// Asks every host the change targeted for a fresh inventory at its next check-in.
+pub async fn request_scan(state: &AppState, c: &ChangeRow, audit: &Audit) -> Result<bool, ApiError> {
+    let hosts: BTreeSet<String> = state
+        .store
+        .jobs(&JobFilter {
+            change: Some(c.id.clone()),
+            ..JobFilter::default()
+        })
+        .await?
+        .into_iter()
+        .map(|j| j.host_id)
+        .collect();
+    Ok(state
+        .store
+        .request_scan(audit, &c.id, &hosts.into_iter().collect::<Vec<_>>())
+        .await?)
+}
+
+/// Schedules the post-patch audit scans the policy requires (§13.1): a critical release is scanned
+/// when its rollout has finished, and at the latest one day before the policy's window ends.
+pub async fn schedule_scans(state: &AppState, now: i64) -> Result<usize, ApiError> {
+    let window = i64::from(state.policy.post_patch_audit_days) * 86_400;
+    let audit = Audit {
+        actor: "system".into(),
+        at: now,
+    };
+    let mut requested = 0;
+    for c in state.store.changes().await? {
+        let (Some(released), None) = (c.released_at, c.scan_requested_at) else {
+            continue;
+        };
+        let finished = matches!(c.state.as_str(), "verifying" | "closed");
+        let late = now >= released + window - 86_400;
+        if (finished || late) && is_critical(state, &c).await? && request_scan(state, &c, &audit).await? {
+            requested += 1;
+        }
+    }
+    Ok(requested)
 }
 
 /// The changes held on this host by an open problem report (§10.6): an application the host runs

@@ -38,7 +38,8 @@ fn change_json(c: &ChangeRow) -> Value {
         "reboot": c.reboot, "notice": c.notice, "start": clock::rfc3339(c.start_at), "state": c.state,
         "requested_by": c.requested_by, "requested_at": clock::rfc3339(c.requested_at),
         "approved_by": c.approved_by, "security_approved_by": c.security_approved_by,
-        "open_wave": c.open_wave, "paused": c.paused,
+        "open_wave": c.open_wave, "paused": c.paused, "released_at": c.released_at.map(clock::rfc3339),
+        "scan_requested_at": c.scan_requested_at.map(clock::rfc3339),
     })
 }
 
@@ -148,6 +149,8 @@ pub async fn create(
         security_approved_by: None,
         open_wave: 0,
         paused: None,
+        released_at: None,
+        scan_requested_at: None,
     };
     state.store.create_change(&principal.audit(now), &change).await?;
     Ok((StatusCode::CREATED, Json(change_json(&change))).into_response())
@@ -707,6 +710,93 @@ pub async fn manual_deployments(
     auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
     let all = state.store.manual_deployments(q.host.as_deref()).await?;
     Ok(Json(json!({"manual_deployments": all.iter().map(manual_json).collect::<Vec<_>>()})).into_response())
+}
+
+/// An operator asks for the change's post-patch audit scan now: every host it targeted sends a
+/// fresh inventory at its next check-in (§13.1).
+pub async fn scan(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(_): Body,
+) -> Result<Response, ApiError> {
+    let now = clock::now();
+    let principal = auth::authorize(&state, &headers, OPERATORS, now).await?;
+    let change = state
+        .store
+        .change(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    if change.released_at.is_none() {
+        return Err(ApiError::conflict(format!("change {id} has not been released")));
+    }
+    if !changes::request_scan(&state, &change, &principal.audit(now)).await? {
+        return Err(ApiError::conflict(format!("change {id}'s scan was already requested")));
+    }
+    Ok(Json(json!({"change": id, "scan_requested_at": clock::rfc3339(now)})).into_response())
+}
+
+/// The change's verification (§13): for each host it targeted, its job, whether it answered the
+/// post-patch audit scan, and which of the change's patches it still misses.
+pub async fn verification(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
+    let change = state
+        .store
+        .change(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    let critical = changes::is_critical(&state, &change).await?;
+    let window = i64::from(state.policy.post_patch_audit_days) * 86_400;
+    let jobs = state
+        .store
+        .jobs(&JobFilter {
+            change: Some(id.clone()),
+            ..JobFilter::default()
+        })
+        .await?;
+    let hosts: std::collections::HashMap<String, patchwarden_store::HostRow> = state
+        .store
+        .hosts()
+        .await?
+        .into_iter()
+        .map(|h| (h.id.clone(), h))
+        .collect();
+    let mut rows = Vec::new();
+    let mut still_missing = 0;
+    for job in &jobs {
+        let Some(host) = hosts.get(&job.host_id) else { continue };
+        let missing: Vec<String> = state
+            .store
+            .host_findings(&host.id)
+            .await?
+            .into_iter()
+            .map(|f| f.advisory)
+            .filter(|a| change.patches.contains(a))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !missing.is_empty() {
+            still_missing += 1;
+        }
+        let scanned = change
+            .scan_requested_at
+            .map(|asked| host.inventory_at.is_some_and(|at| at >= asked));
+        rows.push(
+            json!({"host": host.id, "hostname": host.hostname, "job": job.state, "scanned": scanned,
+                         "last_inventory": host.inventory_at.map(clock::rfc3339), "still_missing": missing}),
+        );
+    }
+    Ok(Json(json!({
+        "change": id, "critical": critical, "released_at": change.released_at.map(clock::rfc3339),
+        "scan_due": change.released_at.map(|r| clock::rfc3339(r + window)),
+        "scan_requested_at": change.scan_requested_at.map(clock::rfc3339),
+        "hosts": rows, "hosts_still_missing": still_missing,
+    }))
+    .into_response())
 }
 
 /// An agent reports what became of one of its jobs.

@@ -209,7 +209,9 @@ pub async fn receive(
     }
     Ok(ReportResponse {
         stored_through: u64::try_from(stored.stored_through).unwrap_or(0),
-        send_inventory: known_hash != report.inventory_hash,
+        // A post-patch audit scan asks for the whole inventory, even unchanged (§13.1).
+        send_inventory: known_hash != report.inventory_hash
+            || (host.scan_requested && !(has_inventory && stored.stored)),
         interval_seconds: state.check_in_interval,
         jobs: crate::changes::dispatch(state, host_id, now).await?,
     })

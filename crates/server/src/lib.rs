@@ -319,6 +319,11 @@ async fn policy_upkeep(state: &AppState) {
     if let Err(e) = directory_upkeep(state, now).await {
         tracing::warn!("directory sync: {e}");
     }
+    match changes::schedule_scans(state, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(changes = n, "post-patch audit scans requested"),
+        Err(e) => tracing::error!("scheduling post-patch audit scans: {}", e.message),
+    }
     match compliance::sweep_exceptions(&state.store, now).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(expired = n, "exceptions reached their target date"),

@@ -36,6 +36,9 @@ pub struct ChangeRow {
     pub open_wave: i64,
     /// Why the rollout stopped by itself or was stopped; `None` while it runs.
     pub paused: Option<String>,
+    pub released_at: Option<i64>,
+    /// When its post-patch audit scan was requested (§13.1).
+    pub scan_requested_at: Option<i64>,
 }
 
 /// A test of a change on one platform class or system image (§10.4).
@@ -97,7 +100,8 @@ pub struct JobFilter {
 }
 
 const CHANGE_COLUMNS: &str = "id, title, patches, selector, emergency, rollout, windows, reboot, notice, start_at, state, \
-                              requested_by, requested_at, approved_by, security_approved_by, open_wave, paused, artifacts";
+                              requested_by, requested_at, approved_by, security_approved_by, open_wave, paused, artifacts, \
+                              released_at, scan_requested_at";
 const JOB_COLUMNS: &str = "id, change_id, host_id, ring, wave, state, attempts, not_before, items, exit_status, output, \
                            created_at, dispatched_at, finished_at, verified_at";
 
@@ -121,6 +125,8 @@ fn change_row(r: &sqlx::any::AnyRow) -> ChangeRow {
         open_wave: r.get(15),
         paused: r.get(16),
         artifacts: serde_json::from_str(&r.get::<String, _>(17)).unwrap_or_default(),
+        released_at: r.get(18),
+        scan_requested_at: r.get(19),
     }
 }
 
@@ -153,7 +159,7 @@ impl Store {
     pub async fn create_change(&self, audit: &Audit, c: &ChangeRow) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(&format!(
-            "INSERT INTO changes ({CHANGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            "INSERT INTO changes ({CHANGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         ))
         .bind(&c.id)
         .bind(&c.title)
@@ -173,6 +179,8 @@ impl Store {
         .bind(c.open_wave)
         .bind(&c.paused)
         .bind(json!(c.artifacts).to_string())
+        .bind(c.released_at)
+        .bind(c.scan_requested_at)
         .execute(&mut *tx)
         .await?;
         append_event(
@@ -220,9 +228,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let done = sqlx::query(
-            "UPDATE changes SET state = $1, approved_by = $2, security_approved_by = $3, open_wave = $4, paused = $5 \
-             WHERE id = $6 AND state = $7 AND open_wave = $8 AND approved_by IS NOT DISTINCT FROM $9 \
-             AND security_approved_by IS NOT DISTINCT FROM $10",
+            "UPDATE changes SET state = $1, approved_by = $2, security_approved_by = $3, open_wave = $4, paused = $5, \
+             released_at = $11 WHERE id = $6 AND state = $7 AND open_wave = $8 \
+             AND approved_by IS NOT DISTINCT FROM $9 AND security_approved_by IS NOT DISTINCT FROM $10",
         )
         .bind(&after.state)
         .bind(&after.approved_by)
@@ -234,6 +242,7 @@ impl Store {
         .bind(before.open_wave)
         .bind(&before.approved_by)
         .bind(&before.security_approved_by)
+        .bind(after.released_at)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -482,6 +491,39 @@ impl Store {
                 uploaded_at: r.get(6),
             })
             .collect())
+    }
+
+    /// Asks hosts for a fresh inventory at their next check-in: a change's post-patch audit scan
+    /// (§13.1). `false` if the change's scan was already requested.
+    pub async fn request_scan(&self, audit: &Audit, change_id: &str, hosts: &[String]) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("UPDATE changes SET scan_requested_at = $1 WHERE id = $2 AND scan_requested_at IS NULL")
+            .bind(audit.at)
+            .bind(change_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for host in hosts {
+            sqlx::query("UPDATE hosts SET scan_requested_at = $1 WHERE id = $2")
+                .bind(audit.at)
+                .bind(host)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_event(
+            self,
+            &mut tx,
+            audit,
+            "change.scan",
+            &format!("change:{change_id}"),
+            &json!(null),
+            &json!({"hosts": hosts}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Hosts missing any of these patches now.

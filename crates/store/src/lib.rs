@@ -420,7 +420,7 @@ impl Store {
     /// The host a credential belongs to, if it is not revoked, with what a report needs of it.
     pub async fn agent_session(&self, credential_hash: &str) -> Result<Option<AgentSession>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, last_sequence, inventory_hash, facts, platform_class FROM hosts \
+            "SELECT id, last_sequence, inventory_hash, facts, platform_class, scan_requested_at FROM hosts \
              WHERE credential_hash = $1 AND revoked = 0",
         )
         .bind(credential_hash)
@@ -432,6 +432,7 @@ impl Store {
             inventory_hash: r.get(2),
             facts: r.get(3),
             platform_class: r.get(4),
+            scan_requested: r.get::<Option<i64>, _>(5).is_some(),
         }))
     }
 
@@ -631,7 +632,7 @@ impl Store {
         let filter = if only.is_some() { "WHERE h.id = $1" } else { "" };
         let sql = format!(
             "SELECT h.id, h.hostname, h.os, h.department, h.platform_class, h.environment, h.last_seen, h.revoked, \
-             h.last_sequence, h.dropped_reports, \
+             h.last_sequence, h.dropped_reports, h.inventory_at, h.scan_requested_at, \
              (SELECT COUNT(*) FROM findings f WHERE f.host_id = h.id), \
              (SELECT COUNT(*) FROM host_software s WHERE s.host_id = h.id) \
              FROM hosts h {filter} ORDER BY h.hostname, h.id"
@@ -669,8 +670,10 @@ impl Store {
                 revoked: r.get::<i64, _>(7) != 0,
                 last_sequence: r.get(8),
                 dropped_reports: r.get(9),
-                findings: r.get(10),
-                packages: r.get(11),
+                inventory_at: r.get(10),
+                scan_requested_at: r.get(11),
+                findings: r.get(12),
+                packages: r.get(13),
                 addresses: Vec::new(),
                 groups: Vec::new(),
             })
@@ -1377,12 +1380,17 @@ async fn replace_software(
         }
         query.execute(&mut **tx).await?;
     }
-    sqlx::query("UPDATE hosts SET inventory_hash = $2, inventory_format = $3 WHERE id = $1")
-        .bind(host_id)
-        .bind(&inventory.hash)
-        .bind(&inventory.format)
-        .execute(&mut **tx)
-        .await?;
+    // A whole inventory answers any scan the server asked for (§13.1).
+    sqlx::query(
+        "UPDATE hosts SET inventory_hash = $2, inventory_format = $3, inventory_at = $4, scan_requested_at = NULL \
+         WHERE id = $1",
+    )
+    .bind(host_id)
+    .bind(&inventory.hash)
+    .bind(&inventory.format)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
     Ok(learned)
 }
 

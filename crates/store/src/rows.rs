@@ -83,6 +83,8 @@ pub struct AgentSession {
     /// The facts last stored (JSON), to tell whether a report changes them.
     pub facts: String,
     pub platform_class: String,
+    /// The server asked for a fresh inventory (a post-patch audit scan, §13.1).
+    pub scan_requested: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +179,10 @@ pub struct HostRow {
     pub revoked: bool,
     pub last_sequence: i64,
     pub dropped_reports: i64,
+    /// When the host last sent its whole inventory.
+    pub inventory_at: Option<i64>,
+    /// When the server asked it for a fresh inventory not yet received (§13.1).
+    pub scan_requested_at: Option<i64>,
     pub findings: i64,
     pub packages: i64,
     pub addresses: Vec<AddressRow>,

@@ -447,6 +447,40 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     let applied = api.get(&format!("/api/v1/jobs?change={id}&state=applied"), &server.admin);
     assert_eq!(applied["jobs"].as_array().unwrap().len(), 4);
 
+    // The post-patch audit scan (§13.1): every targeted host sends a fresh inventory (asked at one
+    // check-in, sent at the next), and the verification shows none still missing the patch.
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/changes/{id}/scan"),
+        Some(&token["mike"]),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        api.call(
+            "POST",
+            &format!("/api/v1/changes/{id}/scan"),
+            Some(&token["mike"]),
+            None
+        )
+        .0,
+        409
+    );
+    for host in &hosts[..4] {
+        host.run();
+        host.run();
+    }
+    let verification = api.get(&format!("/api/v1/changes/{id}/verification"), &server.admin);
+    assert_eq!(verification["hosts_still_missing"], 0, "{verification}");
+    assert!(
+        verification["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["scanned"] == true),
+        "{verification}"
+    );
+
     // pw-prod-9 was left out; an engineer patches it by hand and records it with evidence
     // (§12.4). It counts as verified only once the host's own inventory shows the fix.
     let by_hand = Apt::new(&hosts[4].root).install(&[Target::Version {
@@ -579,6 +613,11 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     );
     let output = refused["jobs"][0]["output"].as_str().unwrap();
     assert!(output.contains("refused patch file for pw-demo 1.0-3"), "{refused}");
+    // A critical release: its scan is due within the policy's week, and pw-prod-3 still misses it.
+    let verification = api.get(&format!("/api/v1/changes/{urgent}/verification"), &server.admin);
+    assert_eq!(verification["critical"], true);
+    assert!(verification["scan_due"].is_string(), "{verification}");
+    assert_eq!(verification["hosts_still_missing"], 1, "{verification}");
 }
 
 fn host_id(api: &crate::support::Api, token: &str, name: &str) -> String {
