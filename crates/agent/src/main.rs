@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use patchwarden_agent::adapters::apt::{Apt, Target};
+use patchwarden_agent::adapters::dnf::Dnf;
 use patchwarden_agent::client::{self, Client};
 use patchwarden_agent::collect::Sources;
 use patchwarden_agent::outbox::{Outbox, write_atomically};
@@ -205,11 +206,16 @@ fn run_jobs(state_dir: &Path, sources: &Sources, jobs: &[Job]) -> anyhow::Result
     let results = state_dir.join("job-results");
     std::fs::create_dir_all(&results)?;
     let dpkg = sources.root.join("var/lib/dpkg/status").exists();
+    let rpm = sources.rpm_dbpath.is_none() && sources.root.join("var/lib/rpm").exists();
     for job in jobs {
-        let result = if dpkg {
-            match targets(state_dir, job) {
+        let result = if dpkg || rpm {
+            match targets(state_dir, job, if dpkg { "deb" } else { "rpm" }) {
                 Ok(targets) => {
-                    let outcome = Apt::new(&sources.root).install(&targets);
+                    let outcome = if dpkg {
+                        Apt::new(&sources.root).install(&targets)
+                    } else {
+                        Dnf::new(&sources.root).install(&targets)
+                    };
                     JobResult {
                         status: outcome.status.to_owned(),
                         exit_status: outcome.exit_status,
@@ -226,7 +232,9 @@ fn run_jobs(state_dir: &Path, sources: &Sources, jobs: &[Job]) -> anyhow::Result
             JobResult {
                 status: "failed".into(),
                 exit_status: None,
-                output: "this agent installs through apt and dpkg; this host has no dpkg database".into(),
+                output:
+                    "this agent installs through apt/dpkg or dnf/rpm; this host has neither database under its root"
+                        .into(),
             }
         };
         write_atomically(&results.join(format!("{}.json", job.id)), &serde_json::to_vec(&result)?)?;
@@ -236,7 +244,7 @@ fn run_jobs(state_dir: &Path, sources: &Sources, jobs: &[Job]) -> anyhow::Result
 
 /// What a job installs: repository versions, and patch store files fetched and checked against
 /// the SHA-256 the job names (§14.4). A file that does not match refuses the whole job.
-fn targets(state_dir: &Path, job: &Job) -> Result<Vec<Target>, String> {
+fn targets(state_dir: &Path, job: &Job, extension: &str) -> Result<Vec<Target>, String> {
     let mut out = Vec::new();
     for item in &job.items {
         let Some(expected) = &item.sha256 else {
@@ -261,7 +269,7 @@ fn targets(state_dir: &Path, job: &Job) -> Result<Vec<Target>, String> {
             ));
         }
         let downloads = state_dir.join("downloads");
-        let path = downloads.join(format!("{expected}.deb"));
+        let path = downloads.join(format!("{expected}.{extension}"));
         std::fs::create_dir_all(&downloads)
             .and_then(|()| std::fs::write(&path, &fetched))
             .map_err(|e| format!("could not keep patch file {expected}: {e}"))?;

@@ -84,7 +84,7 @@ impl Apt {
 }
 
 /// Runs one step, appending what it printed; a failing step is the outcome.
-fn run(mut command: Command, output: &mut String) -> Result<(), Outcome> {
+pub(crate) fn run(mut command: Command, output: &mut String) -> Result<(), Outcome> {
     match command.output() {
         Ok(done) => {
             output.push_str(&String::from_utf8_lossy(&done.stdout));

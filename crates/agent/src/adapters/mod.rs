@@ -1,4 +1,5 @@
 //! Adapters over the host's package managers.
 
 pub mod apt;
+pub mod dnf;
 pub mod rpm;

@@ -163,7 +163,22 @@ fn sandbox(dir: &Path, name: &str, repo: &Path) -> PathBuf {
 
 /// Runs the agent as host `name` inside its network namespace, under its own host name.
 fn agent_in(ns: &str, name: &str, state: &Path, root: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("ip")
+    agent_in_env(ns, name, state, root, args, &[])
+}
+
+fn agent_in_env(
+    ns: &str,
+    name: &str,
+    state: &Path,
+    root: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> std::process::Output {
+    let mut command = Command::new("ip");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
         .args(["netns", "exec", ns, "unshare", "--uts", "sh", "-c"])
         .arg(format!("hostname {name} && exec \"$0\" \"$@\""))
         .arg(agent_binary())
@@ -190,11 +205,14 @@ struct Host {
     ns: String,
     state: PathBuf,
     root: PathBuf,
+    /// `HOME` for the agent and the package managers it runs (rpm reads `~/.rpmmacros`).
+    home: Option<PathBuf>,
 }
 
 impl Host {
     fn run(&self) -> std::process::Output {
-        let out = agent_in(&self.ns, self.name, &self.state, &self.root, &["run", "--once"]);
+        let env: Vec<(&str, &Path)> = self.home.iter().map(|h| ("HOME", h.as_path())).collect();
+        let out = agent_in_env(&self.ns, self.name, &self.state, &self.root, &["run", "--once"], &env);
         assert!(
             out.status.success(),
             "{}: {}",
@@ -265,7 +283,13 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = agent_in(&ns, name, &state, &root, &args);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let host = Host { name, ns, state, root };
+        let host = Host {
+            name,
+            ns,
+            state,
+            root,
+            home: None,
+        };
         host.run();
         hosts.push(host);
     }
@@ -623,4 +647,170 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
 fn host_id(api: &crate::support::Api, token: &str, name: &str) -> String {
     let hosts = api.get(&format!("/api/v1/hosts?name={name}"), token);
     hosts["hosts"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// Builds noarch rpms of `name` at each version with rpmbuild, and a dnf repository of them with
+/// createrepo_c.
+fn rpm_repository(dir: &Path, name: &str, versions: &[&str]) -> PathBuf {
+    let repo = dir.join("rpm-repo");
+    for version in versions {
+        let spec = dir.join(format!("{name}-{version}.spec"));
+        std::fs::write(
+            &spec,
+            format!(
+                "Name: {name}\nVersion: {version}\nRelease: 1\nSummary: a package for deployment tests\nLicense: MIT\n\
+                 BuildArch: noarch\n%description\nA package for deployment tests.\n%install\n\
+                 mkdir -p %{{buildroot}}/usr/share/{name}\necho {version} > %{{buildroot}}/usr/share/{name}/VERSION\n\
+                 %files\n/usr/share/{name}/VERSION\n"
+            ),
+        )
+        .unwrap();
+        let built = Command::new("rpmbuild")
+            .arg("-bb")
+            .arg("--define")
+            .arg(format!("_topdir {}", dir.join("rpmbuild").display()))
+            .arg("--define")
+            .arg(format!("_rpmdir {}", repo.display()))
+            .arg(&spec)
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    }
+    let indexed = Command::new("createrepo_c").arg("-q").arg(&repo).output().unwrap();
+    assert!(indexed.status.success(), "{}", String::from_utf8_lossy(&indexed.stderr));
+    repo
+}
+
+/// rpm on the sandbox, with RHEL's database path (Debian's rpm keeps its own in `~/.rpmdb`).
+fn rpm_root(command: &[&str], root: &Path) -> String {
+    let out = Command::new("rpm")
+        .arg("--root")
+        .arg(root)
+        .args(["--dbpath", "/var/lib/rpm"])
+        .args(command)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() || command[0] == "-q",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The same flow on the RHEL family: an AlmaLinux 8 sandbox root with a real rpm database, a dnf
+/// repository built in the test, and the agent installing through `dnf --installroot`.
+#[test]
+fn an_rpm_host_installs_through_dnf() {
+    let dir = patchwarden_testkit::tempdir();
+    let repo = rpm_repository(dir.path(), "pw-rpm", &["1.0", "1.1"]);
+    let root = dir.path().join("alma-1");
+    std::fs::create_dir_all(root.join("etc/yum.repos.d")).unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "NAME=\"AlmaLinux\"\nID=\"almalinux\"\nVERSION_ID=\"8.9\"\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/machine-id"), "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\n").unwrap();
+    std::fs::write(
+        root.join("etc/yum.repos.d/pw.repo"),
+        format!(
+            "[pw]\nname=pw\nbaseurl=file://{}\ngpgcheck=0\nenabled=1\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    // rpm and dnf as the agent runs them read `~/.rpmmacros`: there the database path is RHEL's.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".rpmmacros"), "%_dbpath /var/lib/rpm\n").unwrap();
+    rpm_root(&["--initdb"], &root);
+    rpm_root(
+        &[
+            "-i",
+            "--nodeps",
+            &repo.join("noarch/pw-rpm-1.0-1.noarch.rpm").display().to_string(),
+        ],
+        &root,
+    );
+    assert_eq!(rpm_root(&["-q", "pw-rpm"], &root), "pw-rpm-1.0-1.noarch");
+
+    let feeds = dir.path().join("feeds");
+    std::fs::create_dir_all(&feeds).unwrap();
+    std::fs::write(
+        feeds.join("ALSA-PW-1.json"),
+        json!({"id": "ALSA-PW-1", "modified": "2026-12-01T09:00:00Z", "published": "2026-12-01T09:00:00Z",
+               "summary": "pw-rpm security update",
+               "affected": [{"package": {"ecosystem": "AlmaLinux:8", "name": "pw-rpm"},
+                             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1-1"}]}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let network = Network::new(6, 1);
+    let gateway = format!("{}.1", network.subnet);
+    let server = TestServer::start(
+        Db::Sqlite,
+        format!("{gateway}:0").parse().unwrap(),
+        vec![gateway],
+        &[feeds],
+    );
+    let api = &server.api;
+    let token = server.enrollment_token(json!({"platform_class": "server", "environment": "test"}));
+    let host = Host {
+        name: "alma-1",
+        ns: network.namespaces[0].clone(),
+        state: dir.path().join("alma-1-state"),
+        root: root.clone(),
+        home: Some(home.clone()),
+    };
+    let args = server.enroll_args(&token);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = agent_in_env(
+        &host.ns,
+        host.name,
+        &host.state,
+        &host.root,
+        &args,
+        &[("HOME", home.as_path())],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    host.run();
+    let hosts = api.get("/api/v1/hosts?missing=true", &server.admin);
+    assert_eq!(hosts["hosts"][0]["os"], "AlmaLinux:8", "{hosts}");
+
+    let mut tokens = Vec::new();
+    for (user, role) in [("mike", "operator"), ("carol", "change_manager")] {
+        let made = api.call(
+            "POST",
+            "/api/v1/users",
+            Some(&server.admin),
+            Some(json!({"username": user, "password": PASSWORD, "role": role})),
+        );
+        assert_eq!(made.0, 201, "{}", made.1);
+        tokens.push(api.login(user, PASSWORD));
+    }
+    let (status, change) = api.call(
+        "POST",
+        "/api/v1/changes",
+        Some(&tokens[0]),
+        Some(
+            json!({"title": "pw-rpm update", "patches": ["ALSA-PW-1"], "selector": "name:alma-*",
+                    "notice": "pw-rpm is updated."}),
+        ),
+    );
+    assert_eq!(status, 201, "{change}");
+    let id = change["id"].as_str().unwrap();
+    for (who, action) in [(0, "submit"), (1, "approve"), (0, "start_testing")] {
+        let (status, answer) = api.call(
+            "POST",
+            &format!("/api/v1/changes/{id}/actions"),
+            Some(&tokens[who]),
+            Some(json!({"action": action})),
+        );
+        assert_eq!(status, 200, "{action}: {answer}");
+    }
+    host.run();
+    assert_eq!(rpm_root(&["-q", "pw-rpm"], &root), "pw-rpm-1.1-1.noarch");
+    let shown = api.get(&format!("/api/v1/changes/{id}"), &server.admin);
+    assert_eq!(shown["jobs"][0]["state"], "verified", "{shown}");
 }
