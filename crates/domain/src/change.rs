@@ -206,6 +206,8 @@ pub struct Rollout {
     pub success_share: f64,
     /// The rollout pauses by itself when failed jobs pass this share of the finished ones.
     pub failure_share: f64,
+    /// How many times a failed job is tried again (with backoff) before it is given up.
+    pub retries: u32,
 }
 
 impl Default for Rollout {
@@ -214,6 +216,7 @@ impl Default for Rollout {
             waves: vec![0.1, 0.5, 1.0],
             success_share: 0.9,
             failure_share: 0.1,
+            retries: 2,
         }
     }
 }
@@ -228,6 +231,9 @@ impl Rollout {
         }
         if !(0.0..=1.0).contains(&self.success_share) || !(0.0..=1.0).contains(&self.failure_share) {
             return Err("success_share and failure_share are fractions from 0 to 1".into());
+        }
+        if self.retries > 10 {
+            return Err("retries: at most 10".into());
         }
         Ok(())
     }

@@ -18,8 +18,6 @@ use crate::error::ApiError;
 use crate::secrets;
 use crate::state::AppState;
 
-/// Tries of a failing job before it is given up (§12: retries with backoff).
-pub const ATTEMPTS: u32 = 3;
 /// A dispatched job the agent has not answered for this long is handed out again.
 const REDISPATCH_SECONDS: i64 = 3600;
 /// The environment label of production hosts; every other host is in the test ring (§10.3).
@@ -37,6 +35,9 @@ pub fn rollout_of(c: &ChangeRow) -> Rollout {
                     .collect(),
                 success_share: v["success_share"].as_f64()?,
                 failure_share: v["failure_share"].as_f64()?,
+                retries: v["retries"]
+                    .as_u64()
+                    .map_or(Rollout::default().retries, |r| u32::try_from(r).unwrap_or(u32::MAX)),
             })
         })
         .unwrap_or_default()
@@ -422,8 +423,8 @@ async fn held_changes(state: &AppState, host_id: &str, jobs: &[JobRow]) -> Resul
     Ok(held)
 }
 
-/// Records what the agent says became of a job; a failure is retried with backoff up to
-/// [`ATTEMPTS`] times, then given up. The rollout is re-evaluated after.
+/// Records what the agent says became of a job; a failure is retried with backoff as many times
+/// as the change's rollout allows (§12), then given up. The rollout is re-evaluated after.
 pub async fn record_result(
     state: &AppState,
     host_id: &str,
@@ -458,7 +459,12 @@ pub async fn record_result(
         "failed" => {
             after.attempts += 1;
             let at = Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH);
-            match change::retry_at(at, u32::try_from(after.attempts).unwrap_or(u32::MAX), ATTEMPTS) {
+            let change = state.store.change(&before.change_id).await?;
+            let attempts = change
+                .as_ref()
+                .map_or(Rollout::default().retries, |c| rollout_of(c).retries)
+                + 1;
+            match change::retry_at(at, u32::try_from(after.attempts).unwrap_or(u32::MAX), attempts) {
                 Some(retry) => {
                     after.not_before = retry.as_second();
                     "pending".into()

@@ -70,6 +70,8 @@ struct NewChange {
     #[serde(default)]
     failure_share: Option<f64>,
     #[serde(default)]
+    retries: Option<u32>,
+    #[serde(default)]
     windows: Vec<String>,
     #[serde(default = "default_reboot")]
     reboot: String,
@@ -106,6 +108,7 @@ pub async fn create(
         waves: r.waves.unwrap_or(defaults.waves),
         success_share: r.success_share.unwrap_or(defaults.success_share),
         failure_share: r.failure_share.unwrap_or(defaults.failure_share),
+        retries: r.retries.unwrap_or(defaults.retries),
     };
     rollout.validate().map_err(invalid)?;
     for w in &r.windows {
@@ -136,7 +139,7 @@ pub async fn create(
         selector: r.selector,
         emergency: r.emergency,
         rollout: json!({"waves": rollout.waves, "success_share": rollout.success_share,
-                        "failure_share": rollout.failure_share})
+                        "failure_share": rollout.failure_share, "retries": rollout.retries})
         .to_string(),
         windows: r.windows,
         reboot: r.reboot,

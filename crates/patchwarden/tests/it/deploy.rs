@@ -570,6 +570,55 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     );
     assert_eq!(installed(&hosts[4].root, "pw-demo"), "1.0-2", "nothing else is touched");
 
+    // The same package to pw-prod-1 and pw-prod-2 in two waves, with no retries: pw-prod-1's
+    // failure passes the failure threshold, the rollout pauses by itself, and pw-prod-2 is never
+    // touched.
+    let (status, change) = api.call(
+        "POST",
+        "/api/v1/changes",
+        Some(&token["mike"]),
+        Some(json!({"title": "pw-broken fix, wards", "patches": ["PW-2026-0002"],
+                    "selector": "name:pw-prod-1 name:pw-prod-2", "waves": [0.5, 1.0], "retries": 0,
+                    "failure_share": 0.1, "notice": "pw-broken is updated."})),
+    );
+    assert_eq!(status, 201, "{change}");
+    let paused = change["id"].as_str().unwrap().to_owned();
+    for (who, action) in [("mike", "submit"), ("carol", "approve"), ("mike", "start_testing")] {
+        let (status, answer) = api.call(
+            "POST",
+            &format!("/api/v1/changes/{paused}/actions"),
+            Some(&token[who]),
+            Some(json!({"action": action})),
+        );
+        assert_eq!(status, 200, "{action}: {answer}");
+    }
+    api.call(
+        "POST",
+        &format!("/api/v1/changes/{paused}/tests"),
+        Some(&token["mike"]),
+        Some(json!({"platform_class": "desktop", "passed": true})),
+    );
+    let (status, answer) = api.call(
+        "POST",
+        &format!("/api/v1/changes/{paused}/actions"),
+        Some(&token["mike"]),
+        Some(json!({"action": "release"})),
+    );
+    assert_eq!(status, 200, "{answer}");
+    hosts[1].run();
+    hosts[2].run();
+    let state = api.get(&format!("/api/v1/changes/{paused}"), &server.admin);
+    assert!(
+        state["paused"].as_str().is_some_and(|p| p.contains("failed")),
+        "{state}"
+    );
+    assert_eq!(state["open_wave"], 1, "{state}");
+    assert_eq!(
+        installed(&hosts[2].root, "pw-broken"),
+        "1.0-1",
+        "the paused wave never reached it"
+    );
+
     // An emergency from the patch store: the change manager and Security approve, it goes out
     // before testing, the test is recorded afterwards (§12.3, §12.5). The agent checks the file's
     // SHA-256: the good file installs; after the stored file is tampered with, it is refused.
