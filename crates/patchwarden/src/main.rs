@@ -44,6 +44,8 @@ enum Command {
     Host(serve::HostArgs),
     /// Missing patches with the number of hosts missing each.
     Patches(serve::PatchesArgs),
+    /// Deployment jobs: patches applied and patches that could not be applied (§7.5.4, §7.5.5).
+    Jobs(serve::JobsArgs),
     /// The hash-chained audit trail of every state change (§13.2).
     Audit {
         #[command(subcommand)]
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Hosts(args) => serve::hosts(&args),
         Command::Host(args) => serve::host(&args),
         Command::Patches(args) => serve::patches(&args),
+        Command::Jobs(args) => serve::jobs(&args),
         Command::Policy { command } => serve::policy(&command),
         Command::Audit { command } => serve::audit(&command),
     };

@@ -320,6 +320,79 @@ pub(crate) fn host(args: &HostArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[derive(Debug, clap::Args)]
+pub(crate) struct JobsArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Only this change's jobs.
+    #[arg(long)]
+    change: Option<String>,
+    /// Only this host's jobs (its id).
+    #[arg(long)]
+    host: Option<String>,
+    /// Patches applied: succeeded, reboot required or verified (§7.5.4).
+    #[arg(long, conflicts_with = "failed")]
+    applied: bool,
+    /// Patches that could not be applied: given up, or failed and waiting to retry (§7.5.5).
+    #[arg(long)]
+    failed: bool,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Patches applied and patches that could not be applied, per host and change (§7.5.4, §7.5.5).
+pub(crate) fn jobs(args: &JobsArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = patchwarden_server::open_store(&args.data.config(loopback())).await?;
+        let states: Vec<String> = if args.applied {
+            vec!["succeeded".into(), "reboot_required".into(), "verified".into()]
+        } else if args.failed {
+            vec!["given_up".into(), "pending".into()]
+        } else {
+            Vec::new()
+        };
+        let mut jobs = store
+            .jobs(&patchwarden_store::JobFilter {
+                change: args.change.clone(),
+                host: args.host.clone(),
+                states,
+            })
+            .await?;
+        if args.failed {
+            jobs.retain(|j| j.state == "given_up" || j.attempts > 0);
+        }
+        let names: std::collections::HashMap<String, String> =
+            store.hosts().await?.into_iter().map(|h| (h.id, h.hostname)).collect();
+        if !args.json {
+            println!(
+                "{:<16} {:<24} {:<32} {:>8} {:<20} ITEMS",
+                "STATE", "HOST", "CHANGE", "ATTEMPTS", "FINISHED"
+            );
+        }
+        for j in &jobs {
+            let host = names.get(&j.host_id).cloned().unwrap_or_else(|| j.host_id.clone());
+            let finished = j.finished_at.map_or_else(|| "-".to_owned(), clock::rfc3339);
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"job": j.id, "state": j.state, "host": j.host_id, "hostname": host,
+                                       "change": j.change_id, "attempts": j.attempts, "finished_at": finished,
+                                       "exit_status": j.exit_status,
+                                       "items": serde_json::from_str::<serde_json::Value>(&j.items).unwrap_or_default()})
+                );
+            } else {
+                println!(
+                    "{:<16} {:<24} {:<32} {:>8} {:<20} {}",
+                    j.state, host, j.change_id, j.attempts, finished, j.items
+                );
+            }
+        }
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[derive(Debug, clap::Args)]
 pub(crate) struct PatchesArgs {
     #[command(flatten)]
     data: DataArgs,

@@ -470,6 +470,20 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     );
     let applied = api.get(&format!("/api/v1/jobs?change={id}&state=applied"), &server.admin);
     assert_eq!(applied["jobs"].as_array().unwrap().len(), 4);
+    // The same list from the command line, on the server machine.
+    let data = server.data.path().display().to_string();
+    let out = crate::patchwarden(&["jobs", "--data-dir", &data, "--change", &id, "--applied", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["state"] == "verified" && l["items"][0]["package"] == "pw-demo")
+    );
 
     // The post-patch audit scan (§13.1): every targeted host sends a fresh inventory (asked at one
     // check-in, sent at the next), and the verification shows none still missing the patch.
