@@ -577,13 +577,7 @@ async fn report(
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> Result<Response, ApiError> {
-    let session = auth::agent(&state, &headers).await?;
-    if session.host_id != id {
-        let owner = &session.host_id;
-        return Err(ApiError::forbidden(format!(
-            "this credential belongs to host {owner}, not {id}"
-        )));
-    }
+    let session = auth::agent_of(&state, &headers, &id).await?;
     let report = ingest::decode(&headers, &bytes)?;
     let response = ingest::receive(&state, &session, report, clock::now()).await?;
     Ok(Json(response).into_response())

@@ -115,6 +115,36 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap, roles: &[Role], no
 }
 
 /// The host whose credential this is; revoked and unknown credentials are refused.
+/// Checks that `username` (given as `field`) is a user with `role`; the error says which field is
+/// wrong and why. A database failure is reported as such.
+pub async fn require_user_role(state: &AppState, field: &str, username: &str, role: Role) -> Result<(), String> {
+    match state.store.user_by_name(username).await {
+        Ok(Some(user)) if user.role == role.name() => Ok(()),
+        Ok(_) => Err(format!(
+            "{field}: {username:?} is not a user with the {} role",
+            role.name().replace('_', " ")
+        )),
+        Err(e) => Err(format!("{field}: could not look the user up: {e}")),
+    }
+}
+
+/// The enrolled host a credential belongs to, which must be `host_id`: one host can never act as
+/// another (§7.4).
+pub async fn agent_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    host_id: &str,
+) -> Result<patchwarden_store::AgentSession, ApiError> {
+    let session = agent(state, headers).await?;
+    if session.host_id != host_id {
+        return Err(ApiError::forbidden(format!(
+            "this credential belongs to host {}, not {host_id}",
+            session.host_id
+        )));
+    }
+    Ok(session)
+}
+
 pub async fn agent(state: &AppState, headers: &HeaderMap) -> Result<patchwarden_store::AgentSession, ApiError> {
     let credential = bearer(headers)?;
     state

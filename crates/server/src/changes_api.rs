@@ -27,6 +27,15 @@ pub const OPERATORS: &[Role] = &[Role::Administrator, Role::Operator];
 /// Who acts on a change: requesters and operators, the change manager, Security (emergencies).
 pub const ACTORS: &[Role] = &[Role::Administrator, Role::Operator, Role::ChangeManager, Role::Security];
 
+/// A change by id, or a 404 naming it.
+async fn change(state: &AppState, id: &str) -> Result<ChangeRow, ApiError> {
+    state
+        .store
+        .change(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change", message)
 }
@@ -171,11 +180,7 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
-    let change = state
-        .store
-        .change(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    let change = change(&state, &id).await?;
     let tests = state.store.test_records(&id).await?;
     let jobs = state
         .store
@@ -262,11 +267,7 @@ pub async fn record_test(
             r.platform_class
         ))
     })?;
-    let change = state
-        .store
-        .change(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    let change = change(&state, &id).await?;
     let testable = change.state == "testing"
         || (change.emergency && matches!(change.state.as_str(), "released" | "verifying" | "closed"));
     if !testable {
@@ -466,13 +467,7 @@ pub async fn download(
     Path((host, sha256)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let session = auth::agent(&state, &headers).await?;
-    if session.host_id != host {
-        return Err(ApiError::forbidden(format!(
-            "this credential belongs to host {}, not {host}",
-            session.host_id
-        )));
-    }
+    auth::agent_of(&state, &headers, &host).await?;
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request(
             "invalid_path",
@@ -504,13 +499,9 @@ pub async fn put_application(
     let principal = auth::authorize(&state, &headers, &[Role::Administrator], now).await?;
     let r: NewApplication = body(&bytes)?;
     Selector::parse(&r.selector).map_err(|e| invalid(format!("selector: {e}")))?;
-    let owner = state.store.user_by_name(&r.owner).await?;
-    if owner.is_none_or(|u| u.role != Role::ApplicationOwner.name()) {
-        return Err(invalid(format!(
-            "owner: {:?} is not a user with the application owner role",
-            r.owner
-        )));
-    }
+    auth::require_user_role(&state, "owner", &r.owner, Role::ApplicationOwner)
+        .await
+        .map_err(invalid)?;
     let app = patchwarden_store::Application {
         name,
         owner: r.owner,
@@ -553,11 +544,7 @@ pub async fn report_problem(
     if r.description.trim().is_empty() {
         return Err(invalid("description is empty"));
     }
-    let change = state
-        .store
-        .change(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    let change = change(&state, &id).await?;
     let app = state
         .store
         .applications()
@@ -725,11 +712,7 @@ pub async fn scan(
 ) -> Result<Response, ApiError> {
     let now = clock::now();
     let principal = auth::authorize(&state, &headers, OPERATORS, now).await?;
-    let change = state
-        .store
-        .change(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    let change = change(&state, &id).await?;
     if change.released_at.is_none() {
         return Err(ApiError::conflict(format!("change {id} has not been released")));
     }
@@ -747,11 +730,7 @@ pub async fn verification(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
-    let change = state
-        .store
-        .change(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no change {id}")))?;
+    let change = change(&state, &id).await?;
     let critical = changes::is_critical(&state, &change).await?;
     let window = i64::from(state.policy.post_patch_audit_days) * 86_400;
     let jobs = state
@@ -809,13 +788,7 @@ pub async fn job_result(
     headers: HeaderMap,
     Body(bytes): Body,
 ) -> Result<Response, ApiError> {
-    let session = auth::agent(&state, &headers).await?;
-    if session.host_id != host {
-        return Err(ApiError::forbidden(format!(
-            "this credential belongs to host {}, not {host}",
-            session.host_id
-        )));
-    }
+    auth::agent_of(&state, &headers, &host).await?;
     let result: JobResult = body(&bytes)?;
     let stored = changes::record_result(&state, &host, &job, &result, clock::now()).await?;
     Ok(Json(job_json(&stored)).into_response())

@@ -241,14 +241,9 @@ async fn new_exception(state: &AppState, requester: &str, r: NewException, now: 
         .validate(&state.policy, now_timestamp(now))
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_exception", e.to_string()))?;
     if let Some(owner) = &request.application_owner {
-        let user = state.store.user_by_name(owner).await?;
-        if user.as_ref().is_none_or(|u| u.role != Role::ApplicationOwner.name()) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_exception",
-                format!("application_owner: {owner:?} is not a user with the application owner role"),
-            ));
-        }
+        auth::require_user_role(state, "application_owner", owner, Role::ApplicationOwner)
+            .await
+            .map_err(|message| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_exception", message))?;
     }
     Ok(Exception {
         id: secrets::id(),

@@ -679,14 +679,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         for n in notify {
-            sqlx::query("INSERT INTO notifications (id, role, at, subject, message) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&n.id)
-                .bind(&n.role)
-                .bind(n.at)
-                .bind(&n.subject)
-                .bind(&n.message)
-                .execute(&mut *tx)
-                .await?;
+            crate::policy::insert_notification(&mut tx, n).await?;
         }
         append_event(
             self,

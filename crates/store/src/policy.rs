@@ -132,6 +132,19 @@ fn exception_json(e: &Exception) -> serde_json::Value {
     })
 }
 
+/// Stores a notification inside the transaction of the change that calls for it.
+pub(crate) async fn insert_notification(tx: &mut crate::Tx<'_>, n: &Notification) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO notifications (id, role, at, subject, message) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&n.id)
+        .bind(&n.role)
+        .bind(n.at)
+        .bind(&n.subject)
+        .bind(&n.message)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     // ---- finding spans ----
 
@@ -477,14 +490,7 @@ impl Store {
         )
         .await?;
         if let Some(n) = notify {
-            sqlx::query("INSERT INTO notifications (id, role, at, subject, message) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&n.id)
-                .bind(&n.role)
-                .bind(n.at)
-                .bind(&n.subject)
-                .bind(&n.message)
-                .execute(&mut *tx)
-                .await?;
+            insert_notification(&mut tx, n).await?;
         }
         tx.commit().await?;
         Ok(true)
