@@ -633,8 +633,7 @@ impl Store {
         let sql = format!(
             "SELECT h.id, h.hostname, h.os, h.department, h.platform_class, h.environment, h.last_seen, h.revoked, \
              h.last_sequence, h.dropped_reports, h.inventory_at, h.scan_requested_at, \
-             (SELECT COUNT(*) FROM findings f WHERE f.host_id = h.id), \
-             (SELECT COUNT(*) FROM host_software s WHERE s.host_id = h.id) \
+             h.finding_count, h.package_count \
              FROM hosts h {filter} ORDER BY h.hostname, h.id"
         );
         let address_filter = if only.is_some() { "WHERE host_id = $1" } else { "" };
@@ -1382,13 +1381,14 @@ async fn replace_software(
     }
     // A whole inventory answers any scan the server asked for (§13.1).
     sqlx::query(
-        "UPDATE hosts SET inventory_hash = $2, inventory_format = $3, inventory_at = $4, scan_requested_at = NULL \
-         WHERE id = $1",
+        "UPDATE hosts SET inventory_hash = $2, inventory_format = $3, inventory_at = $4, scan_requested_at = NULL, \
+         package_count = $5 WHERE id = $1",
     )
     .bind(host_id)
     .bind(&inventory.hash)
     .bind(&inventory.format)
     .bind(at)
+    .bind(i64::try_from(new_ids.len()).unwrap_or(i64::MAX))
     .execute(&mut **tx)
     .await?;
     Ok(learned)
@@ -1440,6 +1440,11 @@ async fn replace_findings(
         query.execute(&mut **tx).await?;
     }
     sqlx::query("DELETE FROM findings WHERE host_id = $1")
+        .bind(host_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE hosts SET finding_count = $1 WHERE id = $2")
+        .bind(i64::try_from(findings.len()).unwrap_or(i64::MAX))
         .bind(host_id)
         .execute(&mut **tx)
         .await?;
