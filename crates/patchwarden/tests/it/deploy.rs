@@ -633,6 +633,55 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
         "the paused wave never reached it"
     );
 
+    // Outside its maintenance window a change that is not an emergency waits (§12): the window
+    // here is a minute twelve hours away from now, London time.
+    let later = jiff::Zoned::now().in_tz("Europe/London").unwrap().hour();
+    let window = format!("{:02}:00-{:02}:01", (later + 12) % 24, (later + 12) % 24);
+    let (status, change) = api.call(
+        "POST",
+        "/api/v1/changes",
+        Some(&token["mike"]),
+        Some(
+            json!({"title": "pw-demo at night", "patches": ["PW-2026-0003"], "selector": "name:pw-prod-1",
+                    "waves": [1.0], "windows": [window], "notice": "pw-demo is updated tonight."}),
+        ),
+    );
+    assert_eq!(status, 201, "{change}");
+    let night = change["id"].as_str().unwrap().to_owned();
+    for (who, action) in [("mike", "submit"), ("carol", "approve"), ("mike", "start_testing")] {
+        api.call(
+            "POST",
+            &format!("/api/v1/changes/{night}/actions"),
+            Some(&token[who]),
+            Some(json!({"action": action})),
+        );
+    }
+    api.call(
+        "POST",
+        &format!("/api/v1/changes/{night}/tests"),
+        Some(&token["mike"]),
+        Some(json!({"platform_class": "desktop", "passed": true})),
+    );
+    let (status, answer) = api.call(
+        "POST",
+        &format!("/api/v1/changes/{night}/actions"),
+        Some(&token["mike"]),
+        Some(json!({"action": "release"})),
+    );
+    assert_eq!(status, 200, "{answer}");
+    hosts[1].run();
+    let waiting = api.get(&format!("/api/v1/changes/{night}"), &server.admin);
+    let job = &waiting["jobs"][0];
+    assert_eq!(
+        (
+            job["state"].as_str(),
+            job["attempts"].as_i64(),
+            job["dispatched_at"].is_null()
+        ),
+        (Some("pending"), Some(0), true),
+        "never handed out outside the window: {waiting}"
+    );
+
     // An emergency from the patch store: the change manager and Security approve, it goes out
     // before testing, the test is recorded afterwards (§12.3, §12.5). The agent checks the file's
     // SHA-256: the good file installs; after the stored file is tampered with, it is refused.
