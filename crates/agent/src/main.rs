@@ -212,7 +212,9 @@ fn run_jobs(state_dir: &Path, sources: &Sources, jobs: &[Job]) -> anyhow::Result
             match targets(state_dir, job, if dpkg { "deb" } else { "rpm" }) {
                 Ok(targets) => {
                     let outcome = if dpkg {
-                        Apt::new(&sources.root).install(&targets)
+                        Apt::new(&sources.root)
+                            .allowing_downgrades(job.rollback)
+                            .install(&targets)
                     } else {
                         Dnf::new(&sources.root).install(&targets)
                     };

@@ -142,6 +142,9 @@ pub struct Job {
     /// its own).
     pub reboot: String,
     pub items: Vec<JobItem>,
+    /// A rolled-back change's job: bring the packages back to the versions it replaced.
+    #[serde(default)]
+    pub rollback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +155,9 @@ pub struct JobItem {
     /// receives against it before installing (§14.4). Absent: from the host's repositories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The version installed before (what a rollback returns to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 /// What became of a job on the host.

@@ -71,11 +71,11 @@ async fn targets(state: &AppState, c: &ChangeRow) -> Result<Vec<HostRow>, ApiErr
     Ok(hosts)
 }
 
-fn new_job(c: &ChangeRow, host: &HostRow, ring: &str, wave: i64, now: i64) -> JobRow {
+fn new_job(c: &ChangeRow, host_id: &str, ring: &str, wave: i64, now: i64) -> JobRow {
     JobRow {
         id: secrets::id(),
         change_id: c.id.clone(),
-        host_id: host.id.clone(),
+        host_id: host_id.to_owned(),
         ring: ring.into(),
         wave,
         state: "pending".into(),
@@ -174,7 +174,7 @@ pub async fn act(
         (Action::StartTesting, _) => {
             for host in targets(state, &before).await? {
                 if host.labels.environment != PRODUCTION {
-                    jobs.push(new_job(&before, &host, "test", 0, now));
+                    jobs.push(new_job(&before, &host.id, "test", 0, now));
                 }
             }
         }
@@ -186,9 +186,41 @@ pub async fn act(
                 } else {
                     "test"
                 };
-                jobs.push(new_job(&before, &host, ring, 1, now));
+                jobs.push(new_job(&before, &host.id, ring, 1, now));
             }
             after.open_wave = 1;
+        }
+        (Action::RollBack, _) => {
+            // Every host that took the change gets a job bringing its packages back.
+            let done = state
+                .store
+                .jobs(&JobFilter {
+                    change: Some(before.id.clone()),
+                    states: vec!["succeeded".into(), "reboot_required".into(), "verified".into()],
+                    ..JobFilter::default()
+                })
+                .await?;
+            for job in done.iter().filter(|j| j.ring != "rollback") {
+                let items: Vec<JobItem> = serde_json::from_str::<Vec<JobItem>>(&job.items)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|i| {
+                        Some(JobItem {
+                            version: i.previous.clone()?,
+                            previous: Some(i.version),
+                            package: i.package,
+                            sha256: None,
+                        })
+                    })
+                    .collect();
+                if !items.is_empty() {
+                    jobs.push(JobRow {
+                        items: serde_json::to_string(&items).unwrap_or_else(|_| "[]".into()),
+                        not_before: now,
+                        ..new_job(&before, &job.host_id, "rollback", 0, now)
+                    });
+                }
+            }
         }
         (Action::Release, _) => {
             let rollout = rollout_of(&before);
@@ -199,7 +231,7 @@ pub async fn act(
                 .collect();
             for (i, host) in production.iter().enumerate() {
                 let wave = i64::try_from(rollout.wave_of(i, production.len())).unwrap_or(1);
-                jobs.push(new_job(&before, host, "production", wave, now));
+                jobs.push(new_job(&before, &host.id, "production", wave, now));
             }
             after.open_wave = 1;
         }
@@ -266,9 +298,16 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
         let Some(Some(c)) = changes.get(&job.change_id) else {
             continue;
         };
-        let running = change::State::parse(&c.state).is_some_and(change::State::dispatches) && c.paused.is_none();
-        let wave_open = job.ring == "test" || job.wave <= c.open_wave;
+        // A rolled-back change sends only its rollback jobs, at once.
+        let rollback = job.ring == "rollback";
+        let running = if rollback {
+            c.state == "rolled_back"
+        } else {
+            change::State::parse(&c.state).is_some_and(change::State::dispatches) && c.paused.is_none()
+        };
+        let wave_open = job.ring != "production" || job.wave <= c.open_wave;
         let in_window = c.emergency
+            || rollback
             || c.windows.is_empty()
             || c.windows
                 .iter()
@@ -283,6 +322,20 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
     let mut out = Vec::new();
     let mut updates = Vec::new();
     for (_, _, mut job, c) in chosen {
+        if job.ring == "rollback" {
+            job.state = "dispatched".into();
+            job.dispatched_at = Some(now);
+            out.push(Job {
+                id: job.id.clone(),
+                change: c.id.clone(),
+                emergency: c.emergency,
+                reboot: c.reboot.clone(),
+                items: serde_json::from_str(&job.items).unwrap_or_default(),
+                rollback: true,
+            });
+            updates.push(job);
+            continue;
+        }
         let mut items: Vec<JobItem> = findings
             .iter()
             .filter(|f| c.patches.contains(&f.advisory))
@@ -300,6 +353,7 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
                     package: f.package.clone(),
                     version,
                     sha256,
+                    previous: Some(f.installed.clone()),
                 })
             })
             .collect();
@@ -319,6 +373,7 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
                 emergency: c.emergency,
                 reboot: c.reboot.clone(),
                 items,
+                rollback: false,
             });
         }
         updates.push(job);
@@ -625,7 +680,7 @@ pub async fn verify_host(state: &AppState, host_id: &str, now: i64) -> Result<()
         .collect();
     let mut verified = Vec::new();
     let mut changes = BTreeSet::new();
-    for job in finished {
+    for job in finished.into_iter().filter(|j| j.ring != "rollback") {
         let Some(c) = state.store.change(&job.change_id).await? else {
             continue;
         };

@@ -248,6 +248,15 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        // A change stopped for good takes back the jobs no host has carried out yet.
+        if matches!(after.state.as_str(), "cancelled" | "rolled_back") {
+            sqlx::query(
+                "UPDATE jobs SET state = 'cancelled' WHERE change_id = $1 AND state IN ('pending', 'dispatched')",
+            )
+            .bind(&after.id)
+            .execute(&mut *tx)
+            .await?;
+        }
         for chunk in new_jobs.chunks(BATCH / 2) {
             let sql = format!(
                 "INSERT INTO jobs (id, change_id, host_id, ring, wave, state, attempts, not_before, items, created_at) VALUES {}",

@@ -25,11 +25,21 @@ pub struct Outcome {
 #[derive(Debug, Clone)]
 pub struct Apt {
     root: PathBuf,
+    downgrades: bool,
 }
 
 impl Apt {
     pub fn new(root: &Path) -> Apt {
-        Apt { root: root.to_owned() }
+        Apt {
+            root: root.to_owned(),
+            downgrades: false,
+        }
+    }
+
+    /// Lets the install bring packages back to older versions (a rollback).
+    pub fn allowing_downgrades(mut self, allow: bool) -> Apt {
+        self.downgrades = allow;
+        self
     }
 
     fn apt_get(&self) -> Command {
@@ -63,6 +73,9 @@ impl Apt {
         }
         let mut install = self.apt_get();
         install.args(["install", "-y", "--no-remove"]);
+        if self.downgrades {
+            install.arg("--allow-downgrades");
+        }
         install.args(["-o", "Dpkg::Options::=--force-confold"]);
         for target in targets {
             match target {

@@ -754,6 +754,25 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     assert_eq!(verification["critical"], true);
     assert!(verification["scan_due"].is_string(), "{verification}");
     assert_eq!(verification["hosts_still_missing"], 1, "{verification}");
+
+    // The emergency is rolled back: pw-prod-2, which took it, gets a job bringing pw-demo back to
+    // the version it replaced (at once, downgrade allowed); pw-prod-3's waiting job is withdrawn.
+    assert_eq!(act3("mike", "roll_back").1["state"], "rolled_back");
+    hosts[2].run();
+    assert_eq!(
+        installed(&hosts[2].root, "pw-demo"),
+        "1.0-2",
+        "back to the version it replaced"
+    );
+    let rolled = api.get(&format!("/api/v1/changes/{urgent}"), &server.admin);
+    let states: Vec<(&str, &str)> = rolled["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["ring"].as_str().unwrap(), j["state"].as_str().unwrap()))
+        .collect();
+    assert!(states.contains(&("rollback", "succeeded")), "{rolled}");
+    assert!(states.contains(&("production", "cancelled")), "{rolled}");
 }
 
 fn host_id(api: &crate::support::Api, token: &str, name: &str) -> String {
