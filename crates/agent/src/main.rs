@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use patchwarden_agent::adapters::apt::{Apt, Target};
 use patchwarden_agent::adapters::dnf::Dnf;
+use patchwarden_agent::adapters::reboot;
 use patchwarden_agent::client::{self, Client};
 use patchwarden_agent::collect::Sources;
 use patchwarden_agent::outbox::{Outbox, write_atomically};
@@ -205,6 +206,7 @@ fn check_in(state_dir: &Path, sources: &Sources) -> anyhow::Result<CheckIn> {
 fn run_jobs(state_dir: &Path, sources: &Sources, jobs: &[Job]) -> anyhow::Result<()> {
     let results = state_dir.join("job-results");
     std::fs::create_dir_all(&results)?;
+    let mut restart = None;
     let dpkg = sources.root.join("var/lib/dpkg/status").exists();
     let rpm = sources.rpm_dbpath.is_none() && sources.root.join("var/lib/rpm").exists();
     for job in jobs {
@@ -240,8 +242,16 @@ fn run_jobs(state_dir: &Path, sources: &Sources, jobs: &[Job]) -> anyhow::Result
             }
         };
         write_atomically(&results.join(format!("{}.json", job.id)), &serde_json::to_vec(&result)?)?;
+        if reboot::wanted(&job.reboot, &result.status, &sources.root) {
+            restart = Some(job.change.clone());
+        }
     }
-    deliver_results(state_dir)
+    deliver_results(state_dir)?;
+    // Results are delivered first: the server hears the outcome before the host goes down.
+    if let Some(change) = restart {
+        reboot::schedule(&change).context("scheduling the restart the change's reboot policy asks for")?;
+    }
+    Ok(())
 }
 
 /// What a job installs: repository versions, and patch store files fetched and checked against
