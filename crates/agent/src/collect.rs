@@ -173,7 +173,8 @@ impl Sources {
     }
 }
 
-fn wire_package(p: &InstalledPackage) -> Package {
+/// A package as it goes on the wire.
+pub fn wire_package(p: &InstalledPackage) -> Package {
     Package {
         name: p.name.clone(),
         version: p.version.to_string(),

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use jiff::Timestamp;
 use patchwarden_domain::change::{self, Action, Actor, Gate, Rollout, WaveTally, Window};
 use patchwarden_domain::classification::PlatformClass;
 use patchwarden_domain::selector::Selector;
@@ -278,7 +277,7 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
         return Ok(Vec::new());
     }
     let calendar = state.policy.calendar().map_err(|e| ApiError::internal(e.to_string()))?;
-    let at = Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH);
+    let at = crate::clock::timestamp(now);
     let findings = state.store.host_findings(host_id).await?;
     let files = state.store.patch_files().await?;
     let mut changes: HashMap<String, Option<ChangeRow>> = HashMap::new();
@@ -513,7 +512,7 @@ pub async fn record_result(
         "reboot_required" => "reboot_required".into(),
         "failed" => {
             after.attempts += 1;
-            let at = Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH);
+            let at = crate::clock::timestamp(now);
             let change = state.store.change(&before.change_id).await?;
             let attempts = change
                 .as_ref()
@@ -528,8 +527,7 @@ pub async fn record_result(
             }
         }
         other => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            return Err(ApiError::unprocessable(
                 "invalid_result",
                 format!("status {other:?} is not succeeded, failed or reboot_required"),
             ));

@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use patchwarden_domain::change::{Action, Rollout, Window};
-use patchwarden_domain::classification::PlatformClass;
 use patchwarden_domain::selector::Selector;
 use patchwarden_proto::JobResult;
 use patchwarden_store::{ChangeRow, JobFilter, JobRow, TestRecord};
@@ -37,7 +36,7 @@ async fn change(state: &AppState, id: &str) -> Result<ChangeRow, ApiError> {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change", message)
+    ApiError::unprocessable("invalid_change", message)
 }
 
 fn change_json(c: &ChangeRow) -> Value {
@@ -261,12 +260,7 @@ pub async fn record_test(
     let now = clock::now();
     let principal = auth::authorize(&state, &headers, OPERATORS, now).await?;
     let r: NewTest = body(&bytes)?;
-    let class = PlatformClass::parse(&r.platform_class).ok_or_else(|| {
-        invalid(format!(
-            "platform_class {:?} is not server, desktop, laptop, printer or other",
-            r.platform_class
-        ))
-    })?;
+    let class = crate::policy_api::platform_class(&r.platform_class).map_err(invalid)?;
     let change = change(&state, &id).await?;
     let testable = change.state == "testing"
         || (change.emergency && matches!(change.state.as_str(), "released" | "verifying" | "closed"));

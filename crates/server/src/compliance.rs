@@ -109,7 +109,7 @@ pub async fn refresh_classifications(
 /// Marks approved exceptions whose target date has passed as expired (the findings they covered
 /// are back either way: being in force is a matter of time, not of this sweep).
 pub async fn sweep_exceptions(store: &Store, now: i64) -> Result<usize, StoreError> {
-    let at = Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH);
+    let at = crate::clock::timestamp(now);
     let audit = Audit {
         actor: "system".into(),
         at: now,
@@ -203,8 +203,13 @@ impl Snapshot {
     }
 
     pub fn obligations(&self, policy: &Policy, calendar: &BusinessCalendar, from: i64, at: i64) -> Vec<Obligation> {
-        let time = |s: i64| Timestamp::from_second(s).unwrap_or(Timestamp::UNIX_EPOCH);
-        obligations(policy, calendar, &self.fleet(), time(from), time(at))
+        obligations(
+            policy,
+            calendar,
+            &self.fleet(),
+            crate::clock::timestamp(from),
+            crate::clock::timestamp(at),
+        )
     }
 }
 

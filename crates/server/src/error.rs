@@ -20,6 +20,11 @@ impl ApiError {
         }
     }
 
+    /// 422: the request is well-formed but what it asks for breaks a rule; the message says which.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }

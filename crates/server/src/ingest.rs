@@ -60,8 +60,7 @@ struct Checked {
 
 /// Checks a report against what the domain needs; nothing is stored unless all of it is good.
 fn check(report: &Report) -> Result<Checked, ApiError> {
-    let invalid =
-        |message: String| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_report", message);
+    let invalid = |message: String| ApiError::unprocessable("invalid_report", message);
     if report.sequence == 0 || i64::try_from(report.sequence).is_err() {
         return Err(invalid(format!(
             "sequence must be from 1 to {}, found {}",

@@ -39,6 +39,12 @@ fn calendar(state: &AppState) -> Result<BusinessCalendar, ApiError> {
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "policy", e.to_string()))
 }
 
+/// A platform class named exactly, or the message saying what the field must be.
+pub fn platform_class(name: &str) -> Result<PlatformClass, String> {
+    PlatformClass::parse(name)
+        .ok_or_else(|| format!("platform_class {name:?} is not server, desktop, laptop, printer or other"))
+}
+
 fn rfc3339(t: Timestamp) -> String {
     t.to_string()
 }
@@ -121,15 +127,8 @@ pub async fn classify(
     let now = clock::now();
     let principal = auth::authorize(&state, &headers, SECURITY, now).await?;
     let request: Classify = body(&bytes)?;
-    let class = PlatformClass::parse(&request.platform_class).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_platform_class",
-            format!(
-                "platform_class {:?} is not server, desktop, laptop, printer or other",
-                request.platform_class
-            ),
-        )
-    })?;
+    let class = platform_class(&request.platform_class)
+        .map_err(|message| ApiError::bad_request("invalid_platform_class", message))?;
     let category = Category::parse(&request.category).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_category",
@@ -176,15 +175,11 @@ fn exception_json(e: &Exception, now: Timestamp) -> Value {
     })
 }
 
-fn now_timestamp(now: i64) -> Timestamp {
-    Timestamp::from_second(now).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
 pub async fn exceptions(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let now = clock::now();
     auth::authorize(&state, &headers, &Role::ALL, now).await?;
     let all = state.store.exceptions().await?;
-    let now = now_timestamp(now);
+    let now = clock::timestamp(now);
     Ok(Json(json!({"exceptions": all.iter().map(|e| exception_json(e, now)).collect::<Vec<_>>()})).into_response())
 }
 
@@ -215,7 +210,7 @@ pub async fn request_exception(
     state.store.create_exception(&principal.audit(now), &exception).await?;
     Ok((
         StatusCode::CREATED,
-        Json(exception_json(&exception, now_timestamp(now))),
+        Json(exception_json(&exception, clock::timestamp(now))),
     )
         .into_response())
 }
@@ -238,18 +233,18 @@ async fn new_exception(state: &AppState, requester: &str, r: NewException, now: 
         application_owner: r.application_owner,
     };
     request
-        .validate(&state.policy, now_timestamp(now))
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_exception", e.to_string()))?;
+        .validate(&state.policy, clock::timestamp(now))
+        .map_err(|e| ApiError::unprocessable("invalid_exception", e.to_string()))?;
     if let Some(owner) = &request.application_owner {
         auth::require_user_role(state, "application_owner", owner, Role::ApplicationOwner)
             .await
-            .map_err(|message| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_exception", message))?;
+            .map_err(|message| ApiError::unprocessable("invalid_exception", message))?;
     }
     Ok(Exception {
         id: secrets::id(),
         request,
         requested_by: requester.to_owned(),
-        requested_at: now_timestamp(now),
+        requested_at: clock::timestamp(now),
         state: ExceptionState::Requested,
         decided_by: None,
         decided_at: None,
@@ -291,7 +286,7 @@ pub async fn decide_exception(
     }
     let mut after = before.clone();
     after
-        .decide(&principal.username, decision.approve, now_timestamp(now))
+        .decide(&principal.username, decision.approve, clock::timestamp(now))
         .map_err(|e| ApiError::forbidden(e.to_string()))?;
     let notify =
         (after.request.kind == Kind::Decline && after.state == ExceptionState::Approved).then(|| Notification {
@@ -320,7 +315,7 @@ pub async fn decide_exception(
             "exception {id} changed meanwhile; read it again"
         )));
     }
-    Ok(Json(exception_json(&after, now_timestamp(now))).into_response())
+    Ok(Json(exception_json(&after, clock::timestamp(now))).into_response())
 }
 
 /// Security withdraws an approved exception or decline; its findings come back at once.
@@ -340,7 +335,7 @@ pub async fn revoke_exception(
         .ok_or_else(|| ApiError::not_found(format!("no exception {id}")))?;
     let mut after = before.clone();
     after
-        .revoke(now_timestamp(now))
+        .revoke(clock::timestamp(now))
         .map_err(|e| ApiError::conflict(e.to_string()))?;
     if !state
         .store
@@ -351,7 +346,7 @@ pub async fn revoke_exception(
             "exception {id} changed meanwhile; read it again"
         )));
     }
-    Ok(Json(exception_json(&after, now_timestamp(now))).into_response())
+    Ok(Json(exception_json(&after, clock::timestamp(now))).into_response())
 }
 
 /// What the caller's role has been told.
@@ -386,14 +381,9 @@ pub async fn set_labels(
     let now = clock::now();
     let principal = auth::authorize(&state, &headers, &[Role::Administrator], now).await?;
     let request: HostLabels = body(&bytes)?;
-    if !request.platform_class.is_empty() && PlatformClass::parse(&request.platform_class).is_none() {
-        return Err(ApiError::bad_request(
-            "invalid_platform_class",
-            format!(
-                "platform_class {:?} is not server, desktop, laptop, printer or other",
-                request.platform_class
-            ),
-        ));
+    if !request.platform_class.is_empty() {
+        platform_class(&request.platform_class)
+            .map_err(|message| ApiError::bad_request("invalid_platform_class", message))?;
     }
     if let Some(bad) = request.groups.iter().find(|g| g.trim().is_empty() || g.len() > 256) {
         return Err(ApiError::bad_request(
@@ -491,7 +481,7 @@ pub async fn compliance(
     })?;
     let at = match &query.at {
         Some(text) => parse_time(&calendar, "at", text)?,
-        None => now_timestamp(now),
+        None => clock::timestamp(now),
     };
     let from = match &query.from {
         Some(text) => parse_time(&calendar, "from", text)?,
@@ -683,7 +673,7 @@ fn default_refresh() -> u64 {
 fn directory_error(e: crate::directory::DirectoryError) -> ApiError {
     match e {
         crate::directory::DirectoryError::Store(e) => e.into(),
-        other => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "directory", other.to_string()),
+        other => ApiError::unprocessable("directory", other.to_string()),
     }
 }
 

@@ -560,23 +560,39 @@ impl Store {
 
     /// Marks jobs verified: a later inventory shows the fixed versions (§13.4).
     pub async fn verify_jobs(&self, audit: &Audit, ids: &[String]) -> Result<(), StoreError> {
+        self.mark_verified(
+            audit,
+            ids,
+            "UPDATE jobs SET state = 'verified', verified_at = $1 WHERE id = $2",
+            "job.verify",
+            "jobs",
+        )
+        .await
+    }
+
+    /// Sets `verified_at` through `update` (`$1` the time, `$2` the id) for each id, with one
+    /// audit event for them all.
+    async fn mark_verified(
+        &self,
+        audit: &Audit,
+        ids: &[String],
+        update: &str,
+        action: &str,
+        subject: &str,
+    ) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
         let mut tx = self.write().await?;
         for id in ids {
-            sqlx::query("UPDATE jobs SET state = 'verified', verified_at = $1 WHERE id = $2")
-                .bind(audit.at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(update).bind(audit.at).bind(id).execute(&mut *tx).await?;
         }
         append_event(
             self,
             &mut tx,
             audit,
-            "job.verify",
-            "jobs",
+            action,
+            subject,
             &json!(null),
             &json!({"verified": ids}),
         )
@@ -824,28 +840,13 @@ impl Store {
     }
 
     pub async fn verify_manual_deployments(&self, audit: &Audit, ids: &[String]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.write().await?;
-        for id in ids {
-            sqlx::query("UPDATE manual_deployments SET verified_at = $1 WHERE id = $2 AND verified_at IS NULL")
-                .bind(audit.at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        append_event(
-            self,
-            &mut tx,
+        self.mark_verified(
             audit,
+            ids,
+            "UPDATE manual_deployments SET verified_at = $1 WHERE id = $2 AND verified_at IS NULL",
             "manual_deployment.verify",
             "manual_deployments",
-            &json!(null),
-            &json!({"verified": ids}),
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 }

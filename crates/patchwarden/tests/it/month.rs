@@ -93,15 +93,8 @@ fn ubuntu_packages() -> Vec<Package> {
     let status = std::fs::read_to_string(shared("inventories/ubuntu20.04-armhf.dpkg-status")).unwrap();
     inventory::parse(InventoryFormat::DpkgStatus, &status)
         .unwrap()
-        .into_iter()
-        .map(|p| Package {
-            name: p.name.clone(),
-            version: p.version.to_string(),
-            arch: p.arch.clone(),
-            source: p.source.clone(),
-            source_version: p.source_version.as_ref().map(ToString::to_string),
-            module: None,
-        })
+        .iter()
+        .map(patchwarden_agent::collect::wire_package)
         .collect()
 }
 
