@@ -58,13 +58,13 @@ fn domain_change(c: &ChangeRow, signed_off: bool) -> Result<change::Change, ApiE
 async fn targets(state: &AppState, c: &ChangeRow) -> Result<Vec<HostRow>, ApiError> {
     let selector =
         Selector::parse(&c.selector).map_err(|e| ApiError::internal(format!("change {} selector: {e}", c.id)))?;
-    let missing = state.store.hosts_missing(&c.patches).await?;
+    let missing = state.store.missing_by_host(&c.patches).await?;
     let mut hosts: Vec<HostRow> = state
         .store
         .hosts()
         .await?
         .into_iter()
-        .filter(|h| !h.revoked && missing.contains(&h.id) && selector.matches(&host_facts(h)))
+        .filter(|h| !h.revoked && missing.contains_key(&h.id) && selector.matches(&host_facts(h)))
         .collect();
     hosts.sort_by(|a, b| (&a.hostname, &a.id).cmp(&(&b.hostname, &b.id)));
     Ok(hosts)
@@ -385,18 +385,22 @@ pub async fn dispatch(state: &AppState, host_id: &str, now: i64) -> Result<Vec<J
     Ok(out)
 }
 
-/// Whether a change carries a critical release (§13.1): an emergency, or a patch classified
-/// Emergency or Critical for some platform class.
-pub async fn is_critical(state: &AppState, c: &ChangeRow) -> Result<bool, ApiError> {
-    if c.emergency {
-        return Ok(true);
-    }
+/// The patches classified Emergency or Critical for some platform class, read once for many
+/// changes.
+pub async fn critical_patches(state: &AppState) -> Result<BTreeSet<String>, ApiError> {
     Ok(state
         .store
         .classifications(None)
         .await?
-        .iter()
-        .any(|k| c.patches.contains(&k.advisory) && matches!(k.category.as_str(), "Emergency" | "Critical")))
+        .into_iter()
+        .filter(|k| matches!(k.category.as_str(), "Emergency" | "Critical"))
+        .map(|k| k.advisory)
+        .collect())
+}
+
+/// Whether a change carries a critical release (§13.1): an emergency, or one of `critical`.
+pub fn is_critical(c: &ChangeRow, critical: &BTreeSet<String>) -> bool {
+    c.emergency || c.patches.iter().any(|p| critical.contains(p))
 }
 
 /// Asks every host the change targeted for a fresh inventory at its next check-in.
@@ -426,13 +430,20 @@ pub async fn schedule_scans(state: &AppState, now: i64) -> Result<usize, ApiErro
         at: now,
     };
     let mut requested = 0;
+    let mut critical = None;
     for c in state.store.changes().await? {
         let (Some(released), None) = (c.released_at, c.scan_requested_at) else {
             continue;
         };
         let finished = matches!(c.state.as_str(), "verifying" | "closed");
         let late = now >= released + window - 86_400;
-        if (finished || late) && is_critical(state, &c).await? && request_scan(state, &c, &audit).await? {
+        if !(finished || late) {
+            continue;
+        }
+        if critical.is_none() {
+            critical = Some(critical_patches(state).await?);
+        }
+        if critical.as_ref().is_some_and(|k| is_critical(&c, k)) && request_scan(state, &c, &audit).await? {
             requested += 1;
         }
     }

@@ -725,7 +725,7 @@ pub async fn verification(
 ) -> Result<Response, ApiError> {
     auth::authorize(&state, &headers, &Role::ALL, clock::now()).await?;
     let change = change(&state, &id).await?;
-    let critical = changes::is_critical(&state, &change).await?;
+    let critical = changes::is_critical(&change, &changes::critical_patches(&state).await?);
     let window = i64::from(state.policy.post_patch_audit_days) * 86_400;
     let jobs = state
         .store
@@ -741,20 +741,12 @@ pub async fn verification(
         .into_iter()
         .map(|h| (h.id.clone(), h))
         .collect();
+    let missing_by_host = state.store.missing_by_host(&change.patches).await?;
     let mut rows = Vec::new();
     let mut still_missing = 0;
     for job in &jobs {
         let Some(host) = hosts.get(&job.host_id) else { continue };
-        let missing: Vec<String> = state
-            .store
-            .host_findings(&host.id)
-            .await?
-            .into_iter()
-            .map(|f| f.advisory)
-            .filter(|a| change.patches.contains(a))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let missing: Vec<&String> = missing_by_host.get(&host.id).into_iter().flatten().collect();
         if !missing.is_empty() {
             still_missing += 1;
         }

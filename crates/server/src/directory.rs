@@ -278,12 +278,11 @@ pub async fn sync(state: &AppState, now: i64) -> Result<Option<SyncReport>, Dire
     let by_name: HashMap<String, &Computer> = computers.iter().map(|c| (c.name.to_ascii_lowercase(), c)).collect();
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     let mut mapped = 0;
+    let all_facts = state.store.all_host_facts().await?;
     for host in state.store.hosts().await? {
-        let facts: serde_json::Value = state
-            .store
-            .host_facts(&host.id)
-            .await?
-            .and_then(|f| serde_json::from_str(&f).ok())
+        let facts: serde_json::Value = all_facts
+            .get(&host.id)
+            .and_then(|f| serde_json::from_str(f).ok())
             .unwrap_or_default();
         let fqdn = facts["fqdn"].as_str().unwrap_or_default().to_ascii_lowercase();
         let computer = by_dns

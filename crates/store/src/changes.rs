@@ -2,6 +2,8 @@
 //! audit event; state moves are conditional on the state the caller read, so of two racing
 //! moves one wins and the other is told.
 
+use std::collections::{BTreeSet, HashMap};
+
 use serde_json::json;
 use sqlx::Row;
 
@@ -535,25 +537,21 @@ impl Store {
         Ok(true)
     }
 
-    /// Hosts missing any of these patches now.
-    pub async fn hosts_missing(&self, patches: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
-        let mut out = std::collections::HashSet::new();
+    /// The hosts missing any of these patches now, each with the ones it misses.
+    pub async fn missing_by_host(&self, patches: &[String]) -> Result<HashMap<String, BTreeSet<String>>, StoreError> {
+        let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
         for chunk in patches.chunks(BATCH) {
             let sql = format!(
-                "SELECT DISTINCT host_id FROM findings WHERE advisory IN ({})",
+                "SELECT DISTINCT host_id, advisory FROM findings WHERE advisory IN ({})",
                 crate::list(self.backend, chunk.len(), 1)
             );
             let mut query = sqlx::query(&sql);
             for p in chunk {
                 query = query.bind(p);
             }
-            out.extend(
-                query
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(|r| r.get::<String, _>(0)),
-            );
+            for row in query.fetch_all(&self.pool).await? {
+                out.entry(row.get(0)).or_default().insert(row.get(1));
+            }
         }
         Ok(out)
     }

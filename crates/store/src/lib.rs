@@ -698,6 +698,12 @@ impl Store {
         Ok(hosts)
     }
 
+    /// Every host's stored facts (JSON) by id, in one read.
+    pub async fn all_host_facts(&self) -> Result<HashMap<String, String>, StoreError> {
+        let rows = sqlx::query("SELECT id, facts FROM hosts").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     pub async fn host_facts(&self, host_id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT facts FROM hosts WHERE id = $1")
             .bind(host_id)
