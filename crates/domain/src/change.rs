@@ -499,6 +499,33 @@ mod tests {
         assert!(Window::parse("Xyz 01:00-02:00").unwrap_err().contains("not a day"));
     }
 
+    proptest::proptest! {
+        /// Any text given as a window is either a window or an error saying how to write one;
+        /// it never panics.
+        #[test]
+        fn any_window_text_parses_or_is_refused(text in "\\PC{0,40}") {
+            if let Err(message) = Window::parse(&text) {
+                proptest::prop_assert!(message.starts_with("window "));
+            }
+        }
+
+        /// A well-formed window contains its start and not its end (minute by minute, London).
+        #[test]
+        fn a_window_holds_its_own_start(day in 0usize..7, start in 0i8..24, end in 0i8..24) {
+            proptest::prop_assume!(start != end);
+            let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+            let w = Window::parse(&format!("{} {start:02}:00-{end:02}:00", days[day])).unwrap();
+            let calendar = BusinessCalendar::new("Europe/London", Holidays::None, BTreeSet::new()).unwrap();
+            // 7 December 2026 is a Monday; London is on GMT then.
+            let date = jiff::civil::date(2026, 12, 7 + i8::try_from(day).unwrap());
+            let at = |hour: i8| date.at(hour, 0, 0, 0).to_zoned(calendar.time_zone.clone()).unwrap().timestamp();
+            proptest::prop_assert!(w.contains(&calendar, at(start)));
+            if end > start {
+                proptest::prop_assert!(!w.contains(&calendar, at(end)));
+            }
+        }
+    }
+
     #[test]
     fn retries_back_off_to_a_limit() {
         let t: Timestamp = "2026-12-04T10:00:00Z".parse().unwrap();

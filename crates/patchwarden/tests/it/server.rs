@@ -683,3 +683,162 @@ fn exceptions_declines_labels_and_certification_over_the_api() {
         assert!(actions.iter().any(|a| a == action), "{action} not audited: {actions:?}");
     }
 }
+
+/// Bad change, patch-file, job-result and manual-deployment input: each is refused with a clear
+/// error naming the field, and nothing is stored.
+#[test]
+fn deployment_input_is_checked_and_nothing_half_stored() {
+    let server = TestServer::start(Db::Sqlite, loopback(), vec![], &[]);
+    let api = &server.api;
+    let made = api.call(
+        "POST",
+        "/api/v1/users",
+        Some(&server.admin),
+        Some(json!({"username": "mike", "password": PASSWORD, "role": "operator"})),
+    );
+    assert_eq!(made.0, 201, "{}", made.1);
+    let mike = api.login("mike", PASSWORD);
+    let (host, credential) = enroll_direct(&server);
+    let (other, _) = enroll_direct(&server);
+
+    let good = json!({"title": "t", "patches": ["USN-4705-1"], "selector": "name:web-*", "notice": "n"});
+    let refused = |patch: Value, field: &str| {
+        let mut change = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            change[k] = v.clone();
+        }
+        let (status, answer) = api.call("POST", "/api/v1/changes", Some(&mike), Some(change));
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (422, Some("invalid_change")),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{field}: {message}");
+    };
+    refused(json!({"selector": "name:web-* nme:x"}), "column 12");
+    refused(json!({"windows": ["Sat 1am-5am"]}), "window");
+    refused(json!({"waves": [0.5, 0.4, 1.0]}), "waves");
+    refused(json!({"retries": 11}), "retries");
+    refused(json!({"reboot": "sometimes"}), "reboot");
+    refused(json!({"notice": " "}), "notice");
+    refused(json!({"patches": []}), "patches");
+    refused(json!({"artifacts": ["00"]}), "artifacts");
+    refused(json!({"start": "tomorrow"}), "start");
+    let (status, answer) = api.raw("POST", "/api/v1/changes", Some(&mike), &[], b"{\"title\": ");
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_json")),
+        "{answer}"
+    );
+    assert!(
+        api.get("/api/v1/changes", &server.admin)["changes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, change) = api.call("POST", "/api/v1/changes", Some(&mike), Some(good));
+    assert_eq!(status, 201, "{change}");
+    let (status, answer) = api.call(
+        "POST",
+        &format!("/api/v1/changes/{}/actions", change["id"].as_str().unwrap()),
+        Some(&mike),
+        Some(json!({"action": "fly"})),
+    );
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_action")),
+        "{answer}"
+    );
+
+    // Patch files: the query names the file, the name is a plain .deb or .rpm, the body is there.
+    let upload =
+        |query: &str, bytes: &[u8]| api.raw("POST", &format!("/api/v1/patch-files{query}"), Some(&mike), &[], bytes);
+    for (query, bytes) in [
+        ("", b"x".as_slice()),
+        ("?name=../x.deb&package=x&version=1", b"x"),
+        ("?name=x.txt&package=x&version=1", b"x"),
+        ("?name=x.deb&package=x&version=1", b""),
+    ] {
+        let (status, answer) = upload(query, bytes);
+        assert_eq!(status, 400, "{query}: {answer}");
+        assert!(answer["error"]["message"].is_string());
+    }
+    assert!(
+        api.get("/api/v1/patch-files", &server.admin)["files"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Job results: only for the host's own jobs; a job it does not have is named.
+    let result = |path_host: &str, job: &str, body: &[u8]| {
+        api.raw(
+            "POST",
+            &format!("/api/v1/agent/hosts/{path_host}/jobs/{job}"),
+            Some(&credential),
+            &[("Content-Type", "application/json")],
+            body,
+        )
+    };
+    let (status, answer) = result(&host, "no-such-job", br#"{"status": "succeeded"}"#);
+    assert_eq!(status, 404, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("no-such-job"));
+    assert_eq!(result(&other, "no-such-job", br#"{"status": "succeeded"}"#).0, 403);
+    let (status, answer) = result(&host, "no-such-job", br#"{"status": 7}"#);
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_json")),
+        "{answer}"
+    );
+
+    // Manual deployments: evidence is required, the time is real and past, the host exists.
+    let manual = |host: &str, body: Value| {
+        api.call(
+            "POST",
+            &format!("/api/v1/hosts/{host}/manual-deployments"),
+            Some(&mike),
+            Some(body),
+        )
+    };
+    for (body, field) in [
+        (json!({"patches": ["USN-4705-1"], "evidence": ""}), "evidence"),
+        (json!({"patches": [], "evidence": "INC-1"}), "patches"),
+        (
+            json!({"patches": ["USN-4705-1"], "evidence": "INC-1", "performed_at": "2999-01-01T00:00:00Z"}),
+            "future",
+        ),
+        (
+            json!({"patches": ["USN-4705-1"], "evidence": "INC-1", "performed_at": "yesterday"}),
+            "performed_at",
+        ),
+    ] {
+        let (status, answer) = manual(&host, body);
+        assert_eq!(status, 422, "{answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(field),
+            "{field}: {answer}"
+        );
+    }
+    assert_eq!(
+        manual("nope", json!({"patches": ["USN-4705-1"], "evidence": "INC-1"})).0,
+        404
+    );
+    let none = api.get("/api/v1/manual-deployments", &server.admin);
+    assert!(none["manual_deployments"].as_array().unwrap().is_empty());
+
+    // Applications: the owner must hold the application owner role.
+    let (status, answer) = api.call(
+        "PUT",
+        "/api/v1/applications/ledger",
+        Some(&server.admin),
+        Some(json!({"owner": "mike", "selector": "name:fin-*"})),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("application owner role")
+    );
+}
