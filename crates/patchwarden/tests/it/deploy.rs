@@ -161,6 +161,16 @@ fn sandbox(dir: &Path, name: &str, repo: &Path) -> PathBuf {
     root
 }
 
+/// Acts on a change as the holder of `token`: submit, approve, release…
+fn change_action(api: &crate::support::Api, token: &str, change: &str, action: &str) -> (u16, Value) {
+    api.call(
+        "POST",
+        &format!("/api/v1/changes/{change}/actions"),
+        Some(token),
+        Some(json!({"action": action})),
+    )
+}
+
 /// Runs the agent as host `name` inside its network namespace, under its own host name.
 fn agent_in(ns: &str, name: &str, state: &Path, root: &Path, args: &[&str]) -> std::process::Output {
     agent_in_env(ns, name, state, root, args, &[])
@@ -338,14 +348,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     );
     assert_eq!(status, 201, "{change}");
     let id = change["id"].as_str().unwrap().to_owned();
-    let act = |who: &str, action: &str| {
-        api.call(
-            "POST",
-            &format!("/api/v1/changes/{id}/actions"),
-            Some(&token[who]),
-            Some(json!({"action": action})),
-        )
-    };
+    let act = |who: &str, action: &str| change_action(api, &token[who], &id, action);
     let show = || api.get(&format!("/api/v1/changes/{id}"), &server.admin);
     assert_eq!(act("mike", "submit").0, 200);
     let (status, refused) = act("mike", "approve");
@@ -551,14 +554,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     );
     assert_eq!(status, 201, "{change}");
     let broken = change["id"].as_str().unwrap().to_owned();
-    let act2 = |who: &str, action: &str| {
-        api.call(
-            "POST",
-            &format!("/api/v1/changes/{broken}/actions"),
-            Some(&token[who]),
-            Some(json!({"action": action})),
-        )
-    };
+    let act2 = |who: &str, action: &str| change_action(api, &token[who], &broken, action);
     act2("mike", "submit");
     act2("carol", "approve");
     act2("mike", "start_testing");
@@ -598,12 +594,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     assert_eq!(status, 201, "{change}");
     let paused = change["id"].as_str().unwrap().to_owned();
     for (who, action) in [("mike", "submit"), ("carol", "approve"), ("mike", "start_testing")] {
-        let (status, answer) = api.call(
-            "POST",
-            &format!("/api/v1/changes/{paused}/actions"),
-            Some(&token[who]),
-            Some(json!({"action": action})),
-        );
+        let (status, answer) = change_action(api, &token[who], &paused, action);
         assert_eq!(status, 200, "{action}: {answer}");
     }
     api.call(
@@ -612,12 +603,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
         Some(&token["mike"]),
         Some(json!({"platform_class": "desktop", "passed": true})),
     );
-    let (status, answer) = api.call(
-        "POST",
-        &format!("/api/v1/changes/{paused}/actions"),
-        Some(&token["mike"]),
-        Some(json!({"action": "release"})),
-    );
+    let (status, answer) = change_action(api, &token["mike"], &paused, "release");
     assert_eq!(status, 200, "{answer}");
     hosts[1].run();
     hosts[2].run();
@@ -649,12 +635,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     assert_eq!(status, 201, "{change}");
     let night = change["id"].as_str().unwrap().to_owned();
     for (who, action) in [("mike", "submit"), ("carol", "approve"), ("mike", "start_testing")] {
-        api.call(
-            "POST",
-            &format!("/api/v1/changes/{night}/actions"),
-            Some(&token[who]),
-            Some(json!({"action": action})),
-        );
+        change_action(api, &token[who], &night, action);
     }
     api.call(
         "POST",
@@ -662,12 +643,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
         Some(&token["mike"]),
         Some(json!({"platform_class": "desktop", "passed": true})),
     );
-    let (status, answer) = api.call(
-        "POST",
-        &format!("/api/v1/changes/{night}/actions"),
-        Some(&token["mike"]),
-        Some(json!({"action": "release"})),
-    );
+    let (status, answer) = change_action(api, &token["mike"], &night, "release");
     assert_eq!(status, 200, "{answer}");
     hosts[1].run();
     let waiting = api.get(&format!("/api/v1/changes/{night}"), &server.admin);
@@ -707,14 +683,7 @@ fn a_change_goes_through_the_test_ring_and_production_waves_and_closes_verified(
     );
     assert_eq!(status, 201, "{change}");
     let urgent = change["id"].as_str().unwrap().to_owned();
-    let act3 = |who: &str, action: &str| {
-        api.call(
-            "POST",
-            &format!("/api/v1/changes/{urgent}/actions"),
-            Some(&token[who]),
-            Some(json!({"action": action})),
-        )
-    };
+    let act3 = |who: &str, action: &str| change_action(api, &token[who], &urgent, action);
     act3("mike", "submit");
     assert_eq!(
         act3("carol", "approve").1["state"],
@@ -932,12 +901,7 @@ fn an_rpm_host_installs_through_dnf() {
     assert_eq!(status, 201, "{change}");
     let id = change["id"].as_str().unwrap();
     for (who, action) in [(0, "submit"), (1, "approve"), (0, "start_testing")] {
-        let (status, answer) = api.call(
-            "POST",
-            &format!("/api/v1/changes/{id}/actions"),
-            Some(&tokens[who]),
-            Some(json!({"action": action})),
-        );
+        let (status, answer) = change_action(api, &tokens[who], id, action);
         assert_eq!(status, 200, "{action}: {answer}");
     }
     host.run();
