@@ -90,13 +90,16 @@ pub struct Running {
     pub store: Store,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    background: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Stops accepting, and waits for the accept loop to end.
+    /// Stops accepting, and waits for the accept loop and for the background step in progress
+    /// (a recompute is finished, not cut in half).
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        let _ = self.background.await;
         self.store.close().await;
     }
 }
@@ -203,16 +206,26 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             }
         });
     }
-    let task = tokio::spawn(async move {
+    // Background work (advisory reloads, classification, exceptions, directory, scans) runs in its
+    // own task: a slow directory or a fleet recompute never holds up accepting connections.
+    let mut background_stop = shutdown.subscribe();
+    let background = tokio::spawn(async move {
         let mut reload = tokio::time::interval(std::time::Duration::from_secs(5));
         let mut policy_tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = background_stop.changed() => break,
+                _ = reload.tick() => reload_if_changed(&reload_state).await,
+                _ = policy_tick.tick() => policy_upkeep(&reload_state).await,
+            }
+        }
+    });
+    let task = tokio::spawn(async move {
         // Connections live in this set so that stopping the server also ends kept-alive ones.
         let mut connections = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
-                _ = reload.tick() => reload_if_changed(&reload_state).await,
-                _ = policy_tick.tick() => policy_upkeep(&reload_state).await,
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = listener.accept() => {
                     let Ok((tcp, _peer)) = accepted else { continue };
@@ -241,6 +254,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         store,
         shutdown,
         task,
+        background,
     })
 }
 
